@@ -1,0 +1,51 @@
+"""bnlib: batch normalization, exact and explained.
+
+A small numpy package behind the notebooks of this course. Importing it is instant: each name below is
+loaded from its module the first time it is used, and torch and matplotlib are imported only by the
+functions that need them.
+
+Modules (one concept each):
+    batchnorm    forward, staged and compact backward, the BatchNorm layer with running statistics
+    layernorm    layer norm, group norm and instance norm, for contrast
+    data         height/age toy regression, sklearn's bundled digits
+    surface      linear-regression loss surfaces over the weights, gradient-descent paths, condition number
+    transforms   standardize, min-max, center, whiten
+    live         the live-figure toolkit (Panel)
+    experiments  small torch networks on digits
+    checks       exercise checks with feedback
+"""
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+# Public name -> module that defines it.
+_EXPORTS = {
+    "batchnorm_forward": "batchnorm",
+    "batchnorm_backward": "batchnorm",
+    "batchnorm_backward_compact": "batchnorm",
+    "BatchNorm": "batchnorm",
+    "layernorm_forward": "layernorm",
+    "layernorm_backward": "layernorm",
+    "groupnorm_forward": "layernorm",
+    "instancenorm_forward": "layernorm",
+    "height_age": "data",
+    "digits": "data",
+    "Panel": "live",
+    "Unstable": "live",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'bnlib' has no attribute {name!r}")
+    value = getattr(import_module(f"bnlib.{module_name}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,283 @@
+"""Live figures: a matplotlib figure and ipywidgets controls that redraw in place.
+
+A panel is one figure that answers one question, with its controls beside it and readouts for the numbers
+that matter. Write one by subclassing :class:`Panel`::
+
+    class StepSizePanel(Panel):
+        title = "Gradient descent on a parabola"
+        figsize = (6, 3.5)
+
+        def controls(self):                       # once: name -> ipywidgets value widget
+            return {"lr": widgets.FloatSlider(value=0.1, min=0.01, max=2.5, step=0.01, description="η")}
+
+        def setup(self, fig):                     # once: axes and artists, kept on self
+            self.ax = fig.add_subplot()
+            (self.path,) = self.ax.plot([], [], "o-")
+
+        def render(self, lr):                     # every change: the controls' values as keywords
+            w = gradient_descent(lr)              # compute ...
+            if not np.all(np.isfinite(w)):
+                raise Unstable(f"η = {lr} is above 2/λ = 2: the steps grow and gradient descent diverges.")
+            self.path.set_data(range(len(w)), w)  # ... and update artists in place
+            return {"final w": f"{w[-1]:.3g}"}    # readouts shown beside the figure
+
+In a notebook (after ``%matplotlib widget``) the panel is the last expression of a cell: ``StepSizePanel()``.
+
+What the base class does for every panel:
+    * builds the controls, the figure and the layout once, and calls ``render`` again on every change;
+    * turns any exception (and numpy overflow or invalid values) raised by ``render`` into a message drawn
+      on the figure, so a slider can never break the panel; raise :class:`Unstable` with a sentence for the
+      learner when a setting diverges or is degenerate;
+    * gives tests and benchmarks the same handle a slider has: ``panel.set(lr=0.5)``, ``panel.values``,
+      ``panel.readouts``, ``panel.message``, ``panel.drawn()``, ``panel.last_update_seconds``;
+    * registers every concrete subclass in ``Panel.registry``, so the test suite sweeps every control of
+      every panel to its extremes and ``make bench`` times every panel;
+    * shows a PNG of the figure where no kernel is running (static HTML export), next to the live widget.
+
+Subclasses must be constructible with no arguments (defaults for everything). A subclass that needs
+configuration takes it as keyword arguments in its own ``__init__`` and then calls ``super().__init__(**values)``.
+Set ``continuous_update = False`` on a panel whose update is too slow to follow a dragged slider: it then
+redraws when the slider is released.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class Unstable(Exception):
+    """A setting the panel cannot draw meaningfully (divergence, overflow, a degenerate case).
+
+    The message is shown to the learner on the figure, so write it as a sentence that says what happened
+    and which control brings it back.
+    """
+
+
+def _is_widget_backend() -> bool:
+    import matplotlib
+
+    return "ipympl" in matplotlib.get_backend().lower()
+
+
+def _new_figure(figsize):
+    """A figure whose canvas is the ipympl widget under ``%matplotlib widget``, else a plain Agg figure."""
+    if _is_widget_backend():
+        import matplotlib.pyplot as plt
+
+        with plt.ioff():  # we place the canvas ourselves, inside the panel's layout
+            fig = plt.figure(figsize=figsize)
+        fig.canvas.header_visible = False
+        fig.canvas.footer_visible = False
+        fig.canvas.toolbar_visible = False
+        fig.canvas.resizable = False
+        return fig
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def figure_png(fig) -> bytes:
+    """The figure rendered to PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=fig.dpi)
+    return buffer.getvalue()
+
+
+def _bounds(widget):
+    """The values a control can take, as a slider or menu would offer them: (kind, values)."""
+    if hasattr(widget, "options"):
+        return "options", list(widget._options_values)  # the values behind the labels
+    if hasattr(widget, "min") and hasattr(widget, "max"):
+        return "range", (widget.min, widget.max)
+    if isinstance(widget.value, bool):
+        return "options", [False, True]
+    return "free", None
+
+
+class Panel:
+    """Base class of every live figure in the course. See the module docstring for the contract."""
+
+    title: ClassVar[str] = ""
+    figsize: ClassVar[tuple[float, float]] = (7.0, 4.0)
+    continuous_update: ClassVar[bool] = True
+    registry: ClassVar[list[type[Panel]]] = []
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("abstract", False):
+            Panel.registry.append(cls)
+
+    # ----- what a subclass writes -------------------------------------------------------------
+    def controls(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def setup(self, fig) -> None:
+        raise NotImplementedError
+
+    def render(self, **values) -> dict[str, str] | None:
+        raise NotImplementedError
+
+    # ----- what every panel gets ----------------------------------------------------------------
+    def __init__(self, **values):
+        import ipywidgets as widgets
+
+        self._controls = self.controls()
+        for name, widget in self._controls.items():
+            if hasattr(widget, "continuous_update") and not self.continuous_update:
+                widget.continuous_update = False
+            if name in values:
+                value = values.pop(name)
+                self._check_value(name, value)
+                widget.value = value
+        if values:
+            raise ValueError(self._unknown_controls_message(values))
+        self.readouts: dict[str, str] = {}
+        self.message = ""
+        self.last_error: BaseException | None = None
+        self.last_update_seconds = float("nan")
+        self._holding = False
+
+        self.fig = _new_figure(self.figsize)
+        self.setup(self.fig)
+        self._message_text = self.fig.text(
+            0.5, 0.5, "", ha="center", va="center", wrap=True, fontsize=11, zorder=1000, visible=False,
+            bbox={"boxstyle": "round,pad=0.6", "facecolor": "#fff3cd", "edgecolor": "#b45309", "alpha": 0.95},
+        )
+        self._readout_html = widgets.HTML()
+        self._image = None if _is_widget_backend() else widgets.Image(format="png")
+        for widget in self._controls.values():
+            widget.observe(self._on_change, names="value")
+        self.update()
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The controls' current values, by name."""
+        return {name: widget.value for name, widget in self._controls.items()}
+
+    @property
+    def control_widgets(self) -> dict[str, Any]:
+        """The controls themselves, by name (read their min, max and options from here)."""
+        return dict(self._controls)
+
+    def set(self, **values) -> Panel:
+        """Set controls from code exactly as moving them would, then redraw once. Returns the panel."""
+        unknown = {name: v for name, v in values.items() if name not in self._controls}
+        if unknown:
+            raise ValueError(self._unknown_controls_message(unknown))
+        for name, value in values.items():
+            self._check_value(name, value)
+        self._holding = True
+        try:
+            for name, value in values.items():
+                self._controls[name].value = value
+        finally:
+            self._holding = False
+        self.update()
+        return self
+
+    def update(self) -> None:
+        """Render the current values; never raises: failures become the on-figure message."""
+        start = time.perf_counter()
+        try:
+            with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+                readouts = self.render(**self.values) or {}
+            self._show_message("")
+            self.readouts = {str(k): str(v) for k, v in readouts.items()}
+            self.last_error = None
+        except Unstable as problem:
+            self._fail(problem, str(problem))
+        except FloatingPointError as problem:
+            self._fail(problem, f"This setting overflows ({problem}). Move the sliders back toward the middle.")
+        except Exception as problem:  # a slider must never break the figure
+            self._fail(problem, f"Cannot draw this setting: {type(problem).__name__}: {problem}")
+        self._refresh_readouts()
+        self.fig.canvas.draw_idle()
+        if self._image is not None:
+            self._image.value = figure_png(self.fig)
+        self.last_update_seconds = time.perf_counter() - start
+
+    def drawn(self) -> dict[str, np.ndarray]:
+        """The numbers currently drawn (lines, images, scatter offsets, bar heights), for tests."""
+        arrays = {}
+        for i, ax in enumerate(self.fig.axes):
+            for j, line in enumerate(ax.get_lines()):
+                if line.get_visible():
+                    arrays[f"ax{i}.line{j}"] = np.asarray(line.get_xydata(), dtype=float)
+            for j, image in enumerate(ax.get_images()):
+                arrays[f"ax{i}.image{j}"] = np.ma.filled(np.ma.asarray(image.get_array(), dtype=float), 0.0)
+            for j, collection in enumerate(ax.collections):
+                offsets = np.ma.filled(np.ma.asarray(collection.get_offsets(), dtype=float), 0.0)
+                if offsets.size and collection.get_visible():
+                    arrays[f"ax{i}.collection{j}"] = offsets
+            heights = [p.get_height() for p in ax.patches if hasattr(p, "get_height") and p.get_visible()]
+            if heights:
+                arrays[f"ax{i}.bars"] = np.asarray(heights, dtype=float)
+        return arrays
+
+    def widget(self):
+        """The panel as one ipywidgets box: controls and readouts on the left, the figure on the right."""
+        import ipywidgets as widgets
+
+        header = [widgets.HTML(f"<b>{self.title}</b>")] if self.title else []
+        column = widgets.VBox(
+            header + list(self._controls.values()) + [self._readout_html],
+            layout=widgets.Layout(min_width="300px", max_width="380px"),
+        )
+        canvas = self.fig.canvas if self._image is None else self._image
+        return widgets.HBox([column, canvas], layout=widgets.Layout(align_items="flex-start"))
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        # The live widget for JupyterLab, plus a PNG that viewers without a kernel fall back to.
+        bundle = self.widget()._repr_mimebundle_(include=include, exclude=exclude) or {}
+        bundle["image/png"] = base64.b64encode(figure_png(self.fig)).decode("ascii")
+        bundle["text/plain"] = f"<{type(self).__name__}: {self.title}>"
+        return bundle
+
+    # ----- internals ----------------------------------------------------------------------------
+    def _on_change(self, _change):
+        if not self._holding:
+            self.update()
+
+    def _fail(self, problem: BaseException, text: str) -> None:
+        self.last_error = problem
+        self.readouts = {}
+        self._show_message(text)
+
+    def _show_message(self, text: str) -> None:
+        self.message = text
+        self._message_text.set_text(text)
+        self._message_text.set_visible(bool(text))
+
+    def _refresh_readouts(self) -> None:
+        if self.message:
+            self._readout_html.value = f"<div style='color:#b45309'>{self.message}</div>"
+            return
+        rows = "".join(
+            f"<tr><td style='padding-right:1em'>{name}</td><td><b>{value}</b></td></tr>"
+            for name, value in self.readouts.items()
+        )
+        self._readout_html.value = f"<table>{rows}</table>"
+
+    def _check_value(self, name: str, value) -> None:
+        kind, allowed = _bounds(self._controls[name])
+        if kind == "range" and not (allowed[0] <= value <= allowed[1]):
+            raise ValueError(
+                f"{value!r} is outside the range of control {name!r}, [{allowed[0]}, {allowed[1]}]; "
+                "a slider cannot go there. Pick a value inside the range."
+            )
+        if kind == "options" and value not in allowed:
+            raise ValueError(f"{value!r} is not an option of control {name!r}; choose one of {allowed}.")
+
+    def _unknown_controls_message(self, values) -> str:
+        return (
+            f"{type(self).__name__} has no control named {', '.join(map(repr, values))}; "
+            f"its controls are {', '.join(self._controls)}."
+        )

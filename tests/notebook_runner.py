@@ -1,0 +1,68 @@
+"""Execute a notebook headless with nbclient, the way `Restart & Run All` does, and read its outputs.
+
+Used by tests/test_notebooks.py and benchmarks/bench_notebooks.py.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+CELL_TIMEOUT_SECONDS = 180
+# Cells tagged "timing" print wall-clock measurements: their text legitimately differs between runs.
+NONDETERMINISTIC_TAG = "timing"
+
+
+@dataclass
+class ExecutedNotebook:
+    path: Path
+    notebook: nbformat.NotebookNode
+    seconds: float
+
+    def text_outputs(self) -> list[tuple[int, str]]:
+        """(cell index, text) for every text output of every deterministic cell, in order."""
+        texts = []
+        for index, cell in enumerate(self.notebook.cells):
+            if cell.cell_type != "code" or NONDETERMINISTIC_TAG in cell.metadata.get("tags", []):
+                continue
+            for output in cell.get("outputs", []):
+                if output.output_type == "stream":
+                    texts.append((index, output.text))
+                elif output.output_type in ("execute_result", "display_data"):
+                    data = output.get("data", {})
+                    if "application/vnd.jupyter.widget-view+json" in data:
+                        continue  # widget model ids are random by design
+                    if "text/plain" in data and not any(k.startswith("image/") for k in data):
+                        texts.append((index, data["text/plain"]))
+        return texts
+
+    def errors(self) -> list[str]:
+        return [
+            f"cell {index}: {output.ename}: {output.evalue}"
+            for index, cell in enumerate(self.notebook.cells)
+            if cell.cell_type == "code"
+            for output in cell.get("outputs", [])
+            if output.output_type == "error"
+        ]
+
+
+def execute(path: Path) -> ExecutedNotebook:
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT_SECONDS,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        allow_errors=False,
+    )
+    start = time.perf_counter()
+    client.execute()
+    return ExecutedNotebook(path, notebook, time.perf_counter() - start)
+
+
+def all_notebooks(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)

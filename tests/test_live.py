@@ -1,0 +1,103 @@
+"""The live-figure base class: errors become messages, code drives controls as a slider does."""
+
+import base64
+
+import ipywidgets as widgets
+import numpy as np
+import pytest
+
+from bnlib.live import Panel, Unstable
+
+
+class GeometricGrowth(Panel):
+    """Draws r**k for k = 0..n; large r overflows, r = 0 is declared degenerate."""
+
+    abstract = True  # a test fixture, not a course panel
+    title = "r to the k"
+
+    def controls(self):
+        return {
+            "r": widgets.FloatSlider(value=1.5, min=0.0, max=1e6, description="r"),
+            "n": widgets.IntSlider(value=10, min=1, max=400, description="n"),
+            "scale": widgets.Dropdown(options=[("linear", "linear"), ("log", "log")], value="linear"),
+        }
+
+    def setup(self, fig):
+        self.ax = fig.add_subplot()
+        (self.curve,) = self.ax.plot([], [])
+
+    def render(self, r, n, scale):
+        if r == 0:
+            raise Unstable("r = 0 draws nothing but zeros: move r above 0.")
+        k = np.arange(n + 1, dtype=float)
+        values = np.float64(r) ** k
+        self.curve.set_data(k, np.log10(values) if scale == "log" else values)
+        return {"last value": f"{values[-1]:.3g}"}
+
+
+def test_render_draws_and_reads_out():
+    panel = GeometricGrowth()
+    assert panel.message == ""
+    assert panel.readouts["last value"] == f"{1.5**10:.3g}"
+    np.testing.assert_allclose(panel.drawn()["ax0.line0"][:, 1], 1.5 ** np.arange(11))
+
+
+def test_unstable_becomes_a_message_and_the_panel_recovers():
+    panel = GeometricGrowth()
+    panel.set(r=0.0)
+    assert panel.message.startswith("r = 0 draws nothing")
+    assert isinstance(panel.last_error, Unstable)
+    assert panel.readouts == {}
+    panel.set(r=2.0)
+    assert panel.message == "" and panel.last_error is None
+    assert panel.readouts["last value"] == f"{2.0**10:.3g}"
+
+
+def test_overflow_becomes_a_message_not_an_exception():
+    panel = GeometricGrowth().set(r=1e6, n=400)
+    assert "overflows" in panel.message
+    assert isinstance(panel.last_error, FloatingPointError)
+
+
+def test_any_exception_in_render_is_caught_and_named():
+    class Broken(GeometricGrowth):
+        abstract = True
+
+        def render(self, **values):
+            raise KeyError("missing column")
+
+    panel = Broken()
+    assert "KeyError" in panel.message and "missing column" in panel.message
+
+
+def test_set_checks_names_and_ranges():
+    panel = GeometricGrowth()
+    with pytest.raises(ValueError, match="no control named 'q'; its controls are r, n, scale"):
+        panel.set(q=1)
+    with pytest.raises(ValueError, match="outside the range of control 'n'"):
+        panel.set(n=1000)
+    with pytest.raises(ValueError, match="not an option of control 'scale'"):
+        panel.set(scale="cubic")
+    assert panel.values == {"r": 1.5, "n": 10, "scale": "linear"}
+
+
+def test_moving_a_widget_redraws_like_set():
+    panel = GeometricGrowth()
+    panel.control_widgets["n"].value = 3
+    assert panel.drawn()["ax0.line0"].shape == (4, 2)
+
+
+def test_initial_values_and_unknown_keywords():
+    assert GeometricGrowth(n=5).values["n"] == 5
+    with pytest.raises(ValueError, match="no control named"):
+        GeometricGrowth(speed=3)
+
+
+def test_without_a_kernel_the_figure_is_a_png():
+    bundle = GeometricGrowth()._repr_mimebundle_()
+    assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_abstract_fixtures_are_not_registered():
+    assert GeometricGrowth not in Panel.registry

@@ -1,0 +1,79 @@
+"""Every control of every live panel, swept to its extremes: the figure always stays alive.
+
+A panel is alive after a change when its update did not raise, and either everything it draws is finite or
+it shows a message on the figure saying why it cannot draw that setting.
+"""
+
+import importlib
+import pkgutil
+import random
+
+import numpy as np
+import pytest
+
+import bnlib.panels
+from bnlib.live import Panel, _bounds
+
+
+def _import_all_panels() -> list[type[Panel]]:
+    for module in pkgutil.iter_modules(bnlib.panels.__path__):
+        importlib.import_module(f"bnlib.panels.{module.name}")
+    return sorted((cls for cls in Panel.registry if cls.__module__.startswith("bnlib.panels.")), key=lambda cls: f"{cls.__module__}.{cls.__name__}")
+
+
+PANELS = _import_all_panels()
+
+
+def extremes(widget) -> list:
+    """The values to try for one control: both ends and the middle, or every option."""
+    kind, allowed = _bounds(widget)
+    if kind == "range":
+        low, high = allowed
+        middle = type(low)((low + high) / 2) if isinstance(low, int) else (low + high) / 2
+        return [low, high, middle]
+    if kind == "options":
+        return list(allowed)
+    return [widget.value]
+
+
+def assert_alive(panel: Panel, setting: dict) -> None:
+    assert panel.last_update_seconds == panel.last_update_seconds, "update did not run"
+    if panel.message:
+        assert panel.message.strip(), setting
+        return
+    assert panel.last_error is None, (setting, panel.last_error)
+    drawn = panel.drawn()
+    assert drawn, f"{type(panel).__name__} draws nothing at {setting}"
+    for name, values in drawn.items():
+        assert np.all(np.isfinite(values)), f"{name} is not finite at {setting} and no message explains why"
+
+
+def test_some_panels_exist():
+    assert len(PANELS) >= 1
+
+
+@pytest.mark.parametrize("panel_class", PANELS, ids=lambda cls: f"{cls.__module__.split('.')[-1]}.{cls.__name__}")
+def test_every_control_to_its_extremes(panel_class):
+    panel = panel_class()
+    assert_alive(panel, panel.values)
+    defaults = panel.values
+    for name, widget in panel.control_widgets.items():
+        for value in extremes(widget):
+            panel.set(**{name: value})
+            assert_alive(panel, {name: value})
+        panel.set(**{name: defaults[name]})
+    # All controls at their extremes together, then a few random combinations (seeded).
+    rng = random.Random(f"{panel_class.__name__}")
+    for _ in range(4):
+        setting = {name: rng.choice(extremes(w)) for name, w in panel.control_widgets.items()}
+        panel.set(**setting)
+        assert_alive(panel, setting)
+    panel.set(**defaults)
+    assert not panel.message, f"back at its defaults the panel still shows: {panel.message}"
+
+
+@pytest.mark.parametrize("panel_class", PANELS[:1], ids=lambda cls: cls.__name__)
+def test_set_rejects_what_a_slider_cannot_do(panel_class):
+    panel = panel_class()
+    with pytest.raises(ValueError, match="no control named"):
+        panel.set(not_a_control=1)
