@@ -1,0 +1,155 @@
+"""Input checks shared by the normalization modules.
+
+Every check raises a ``ValueError`` or ``TypeError`` whose message names the problem and says how to fix
+it, so that a learner never has to decode a numpy broadcasting traceback. The checks only look at their
+arguments; they never change any state, which is what lets a layer validate everything first and update
+its running statistics only afterwards.
+"""
+
+import numbers
+
+import numpy as np
+
+# The layouts batch norm understands, by number of dimensions.
+LAYOUTS = {2: "(N, D)", 3: "(N, C, L)", 4: "(N, C, H, W)"}
+
+
+def as_float_array(x, name="x"):
+    """Return ``x`` as a floating-point numpy array (no copy when it already is one).
+
+    Raises TypeError for integer, boolean, complex or non-numeric data: normalizing needs real floats, and
+    silently converting would hide that the output dtype is the input dtype.
+    """
+    array = np.asarray(x)
+    if array.dtype.kind != "f":
+        kind = {"i": "integer", "u": "unsigned integer", "b": "boolean", "c": "complex"}.get(
+            array.dtype.kind, "non-numeric"
+        )
+        hint = (
+            "take the real part or magnitude first"
+            if array.dtype.kind == "c"
+            else f"convert with {name}.astype(np.float64) (or np.float32)"
+        )
+        raise TypeError(f"{name} has {kind} dtype {array.dtype}; normalization needs floats: {hint}.")
+    return array
+
+
+def check_batch(x, allowed_ndims=tuple(LAYOUTS), name="x"):
+    """Check the layout of a batch: number of dimensions and no empty axis.
+
+    x: floating array whose first axis is the batch axis.
+    """
+    if x.ndim not in allowed_ndims:
+        layouts = " or ".join(LAYOUTS.get(n, f"{n}-D") for n in allowed_ndims)
+        hint = (
+            f"for a single example of shape {x.shape} add the batch axis with {name}[None]"
+            if x.ndim == min(allowed_ndims) - 1
+            else "reshape it to one of these layouts"
+        )
+        raise ValueError(f"{name} has {x.ndim} dimensions (shape {x.shape}); expected {layouts}: {hint}.")
+    if x.shape[0] == 0:
+        raise ValueError(
+            f"empty batch: {name} has shape {x.shape} with 0 examples; pass at least one example."
+        )
+    if x.size == 0:
+        raise ValueError(
+            f"{name} has shape {x.shape} with an empty axis; every axis needs at least one entry."
+        )
+
+
+def check_param(value, shape, name, dtype):
+    """Check a learnable parameter (γ or β) against the shape it must have; return it in ``dtype``.
+
+    Casting to the input's dtype keeps float32 in -> float32 out even when the parameter is float64.
+    """
+    array = as_float_array(value, name)
+    if array.shape != shape:
+        raise ValueError(
+            f"{name} has shape {array.shape} but must have shape {shape} (one entry per normalized "
+            f"feature/channel); create it with np.ones({shape}) for gamma or np.zeros({shape}) for beta."
+        )
+    return array.astype(dtype, copy=False)
+
+
+def check_eps(eps, positive=False):
+    """Check the variance offset eps: a finite real number, >= 0 (> 0 when ``positive``).
+
+    With batch statistics a constant channel has variance 0, so eps must be positive there (PyTorch has the
+    same rule); with fixed running statistics eps = 0 is allowed.
+    """
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not np.isfinite(eps):
+        raise TypeError(f"eps must be a finite real number such as 1e-5, got {eps!r}.")
+    if eps < 0 or (positive and eps == 0):
+        bound = "positive" if positive else "non-negative"
+        raise ValueError(
+            f"eps must be {bound}, got {eps!r}: it keeps the division by sqrt(var + eps) finite for a "
+            "constant feature; use a small positive value such as eps=1e-5."
+        )
+    return float(eps)
+
+
+def check_momentum(momentum):
+    """Check the running-average momentum: None (cumulative average) or a number in [0, 1]."""
+    if momentum is None:
+        return None
+    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real):
+        raise TypeError(f"momentum must be a number in [0, 1] or None, got {momentum!r}.")
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(
+            f"momentum must lie in [0, 1], got {momentum!r}: it is the weight of the new batch in "
+            "running = (1 - momentum) * running + momentum * batch; use e.g. momentum=0.1, or None for a "
+            "cumulative average."
+        )
+    return float(momentum)
+
+
+def check_positive_int(value, name):
+    """Check a count such as num_features or num_groups."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def check_more_than_one_value(x, axes, name="x"):
+    """Training needs more than one value per channel, else the batch variance is 0 by construction.
+
+    Same condition and wording as PyTorch's "Expected more than 1 value per channel when training".
+    """
+    values_per_channel = int(np.prod([x.shape[axis] for axis in axes]))
+    if values_per_channel == 1:
+        raise ValueError(
+            f"Expected more than 1 value per channel when training, got input size {x.shape}: batch "
+            "statistics of a single value are meaningless (the variance is 0). Pass a batch with N > 1, or "
+            "call layer.eval() to use the running statistics for a single example."
+        )
+
+
+def raise_for_nonfinite(x, axes, name="x"):
+    """Raise a ValueError naming the features/channels of ``x`` that hold NaN or inf.
+
+    Called when a statistic came out non-finite: either the input holds NaN/inf (say where), or the input is
+    finite but too large for its dtype (the sum or the squares overflowed).
+    """
+    bad = np.flatnonzero(~np.isfinite(x).all(axis=axes))
+    unit = "feature" if x.ndim == 2 else "channel"
+    if bad.size:
+        listed = ", ".join(str(i) for i in bad[:10]) + (", ..." if bad.size > 10 else "")
+        raise ValueError(
+            f"{name} contains NaN or inf in {unit}(s) {listed}; remove or impute those values "
+            f"(e.g. check np.isfinite({name}).all(axis={axes})) before normalizing."
+        )
+    raise ValueError(
+        f"{name} is finite but its statistics overflow {x.dtype} (values up to {np.abs(x).max():.3g}); "
+        f"convert with {name}.astype(np.float64) or rescale the input."
+    )
+
+
+def check_dout(dout, shape, dtype):
+    """Check an upstream gradient against the shape of the forward output it belongs to."""
+    dout = as_float_array(dout, "dout")
+    if dout.shape != shape:
+        raise ValueError(
+            f"dout has shape {dout.shape} but the forward output had shape {shape}; pass the gradient of "
+            "the loss with respect to that output (same shape), from the matching forward call."
+        )
+    return dout.astype(dtype, copy=False)
