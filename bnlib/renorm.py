@@ -30,6 +30,7 @@ import numpy as np
 
 from bnlib._validation import (
     as_float_array,
+    check_batch,
     check_dout,
     check_eps,
     check_momentum,

@@ -1,5 +1,5 @@
-"""Batch renormalization: the numpy forward and backward, the numpy layer, and the torch module agree with
-the paper's definition, reduce to batch norm with r_max = 1 and d_max = 0, and clip r and d where they must."""
+"""Batch renormalization: numpy forward and backward, the numpy layer and the torch module agree with the
+paper's definition, reduce to batch norm with r_max = 1 and d_max = 0, and clip r and d where they must."""
 
 import numpy as np
 import pytest
