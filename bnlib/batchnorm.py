@@ -187,9 +187,10 @@ def batchnorm_backward_compact(dout, cache):
 def _forward_with_fixed_stats(x, mean, var, gamma, beta, eps):
     """Normalize with given per-channel statistics (eval mode): an affine map of x, valid for one example.
 
-    x: array of shape (N, C, ...); mean, var: arrays of shape (C,); gamma, beta: broadcast-shaped (1, C, ...).
+    x: array of shape (N, C, ...); mean, var, gamma, beta: arrays of shape (C,).
     Returns (out, cache) where the cache serves ``_fixed_stats_backward``.
     """
+    gamma, beta = _channel_params(x, gamma, beta)
     axes = reduction_axes(x.ndim)
     if not np.isfinite(x).all():
         raise_for_nonfinite(x, axes)
@@ -357,14 +358,17 @@ class BatchNorm:
         return dx
 
     def _params_for(self, x):
-        """γ and β checked and shaped for x (1 and 0 when affine=False)."""
+        """γ and β of shape (C,) in x's dtype: the learned ones, or 1 and 0 when affine=False."""
         if self.affine:
-            return _channel_params(x, self.gamma, self.beta)
+            return self.gamma, self.beta
         ones = np.ones(self.num_features, x.dtype)
-        return _channel_params(x, ones, np.zeros_like(ones))
+        return ones, np.zeros_like(ones)
 
     def _update_running_stats(self, cache):
-        """running = (1 − f)·running + f·batch, f = momentum (or 1/num_batches_tracked if momentum is None)."""
+        """Blend the batch statistics into the running ones: running = (1 − f)·running + f·batch.
+
+        f = momentum, or 1/num_batches_tracked when momentum is None (cumulative average).
+        """
         n = values_per_channel(cache["x_hat"].shape, cache["axes"])
         batch_mean = cache["mean"].reshape(-1).astype(self.dtype)
         unbiased_var = cache["var"].reshape(-1).astype(self.dtype) * (n / (n - 1))
