@@ -1,0 +1,201 @@
+"""Live panels of notebooks/05_train_vs_inference.ipynb: running statistics, and batch statistics as noise.
+
+RunningStatsPanel   batch size, momentum, steps → the running mean and variance of one feature chasing the
+                    population's (L2, L8)
+BatchNoisePanel     batch size, the example's position → how much one example's output jitters with the batch
+                    it lands in (L20)
+"""
+
+import ipywidgets as widgets
+import numpy as np
+
+from bnlib.batchnorm import BatchNorm
+from bnlib.inference import outputs_in_batches, running_average
+from bnlib.live import Panel
+
+# The feature the running-statistics panel samples: a pre-activation with known population statistics
+# (activations have no unit).
+POPULATION_MEAN = 3.0
+POPULATION_STD = 2.0
+
+MAX_BATCH = 256
+MAX_STEPS = 500
+MOMENTA = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+def batch_statistics(samples):
+    """Mean and unbiased variance of every column of ``samples`` (shape (B, T): column t is step t's batch).
+
+    Computed by a bnlib.BatchNorm with momentum=1, whose running statistics are then exactly the last batch's:
+    the batch mean and the unbiased batch variance (n/(n − 1) times the biased one). Returns two arrays (T,).
+    """
+    layer = BatchNorm(samples.shape[1], momentum=1.0)
+    layer(samples)
+    return layer.running_mean, layer.running_var
+
+
+class RunningStatsPanel(Panel):
+    """The exponential moving average of the batch statistics, step by step, against the population values."""
+
+    title = "Running statistics vs the population"
+    figsize = (7.0, 4.6)
+
+    def __init__(self, seed=0, **values):
+        # One seeded draw for the largest setting; each setting reads a corner (column t is step t's batch).
+        rng = np.random.default_rng(seed)
+        self.samples = rng.normal(POPULATION_MEAN, POPULATION_STD, size=(MAX_BATCH, MAX_STEPS))
+        super().__init__(**values)
+
+    def controls(self):
+        return {
+            "batch_size": widgets.IntSlider(value=32, min=2, max=MAX_BATCH, description="batch size"),
+            "momentum": widgets.SelectionSlider(options=MOMENTA, value=0.1, description="momentum"),
+            "steps": widgets.IntSlider(value=100, min=1, max=MAX_STEPS, description="steps"),
+            "cumulative": widgets.Checkbox(value=False, description="momentum=None (cumulative average)"),
+        }
+
+    def setup(self, fig):
+        self.axes = fig.subplots(2, 1, sharex=True)
+        population = (POPULATION_MEAN, POPULATION_STD**2)
+        self.dots, self.running = [], []
+        for ax, name, value in zip(self.axes, ("mean", "variance"), population, strict=True):
+            self.dots.append(ax.scatter([], [], s=6, color="#9ca3af", label=f"batch {name}"))
+            (line,) = ax.plot([], [], color="#2563eb", lw=2, label=f"running {name}")
+            self.running.append(line)
+            ax.axhline(value, color="#dc2626", ls="--", lw=1.2, label=f"population {name} = {value:g}")
+            ax.set_ylabel(name)
+            ax.legend(loc="upper right", fontsize=7, framealpha=0.8)
+        self.axes[1].set_xlabel("training step")
+        fig.tight_layout()
+
+    def render(self, batch_size, momentum, steps, cumulative):
+        batch_means, batch_vars = batch_statistics(self.samples[:batch_size, :steps])
+        weight = None if cumulative else momentum
+        # PyTorch starts the running mean at 0 and the running variance at 1.
+        estimates = [
+            running_average(batch_means[:, None], weight, 0.0)[:, 0],
+            running_average(batch_vars[:, None], weight, 1.0)[:, 0],
+        ]
+        step_numbers = np.arange(1, steps + 1)
+        for ax, dots, line, batch_values, estimate in zip(
+            self.axes, self.dots, self.running, (batch_means, batch_vars), estimates, strict=True
+        ):
+            dots.set_offsets(np.column_stack([step_numbers, batch_values]))
+            line.set_data(step_numbers, estimate)
+            low = min(batch_values.min(), estimate.min())
+            high = max(batch_values.max(), estimate.max())
+            pad = 0.08 * (high - low) + 1e-9
+            ax.set_ylim(low - pad, high + pad)
+        self.axes[0].set_xlim(0, steps + 1)
+        mean_error = abs(estimates[0][-1] - POPULATION_MEAN)
+        var_error = abs(estimates[1][-1] - POPULATION_STD**2) / POPULATION_STD**2
+        readouts = {
+            "running mean": f"{estimates[0][-1]:.3f} (population {POPULATION_MEAN:g})",
+            "|error| of the mean": f"{mean_error:.3f}",
+            "running variance": f"{estimates[1][-1]:.3f} (population {POPULATION_STD**2:g})",
+            "|error| of the variance": f"{100 * var_error:.1f} %",
+        }
+        if not cumulative:
+            # At equilibrium the EMA of the batch means wobbles with std σ/√B · √(m / (2 − m)).
+            wobble = POPULATION_STD / np.sqrt(batch_size) * np.sqrt(momentum / (2 - momentum))
+            readouts["memory ≈ 1/momentum"] = f"{1 / momentum:.0f} steps"
+            readouts["expected wobble of the mean"] = f"±{wobble:.3f}"
+        return readouts
+
+
+# ----- batch noise --------------------------------------------------------------------------------
+
+NUM_BATCHES = 300
+NOISE_BATCH_SIZES = (2, 4, 8, 16, 32, 64, 128, 256)
+HISTOGRAM_EDGES = np.linspace(-4.5, 4.5, 61)
+
+
+def jitter_by_batch_size(example, companions, batch_sizes=NOISE_BATCH_SIZES):
+    """Std over batches of one example's normalized output, for each batch size.
+
+    example: array (D,); companions: array (K, max(batch_sizes) − 1, D), the pool of batch mates (batch size B
+    uses the first B − 1 of each row). Returns an array of shape (len(batch_sizes), D).
+    """
+    return np.array(
+        [outputs_in_batches(example, companions[:, : size - 1]).std(axis=0) for size in batch_sizes]
+    )
+
+
+class BatchNoisePanel(Panel):
+    """One example normalized inside many random batches: the spread of its output, and how it shrinks."""
+
+    title = "Batch statistics as noise"
+    figsize = (7.6, 3.6)
+
+    def __init__(self, seed=0, **values):
+        rng = np.random.default_rng(seed)
+        # Batch mates in population-std units (mean 0, std 1): the normalized output does not depend on units.
+        self.companions = rng.standard_normal((NUM_BATCHES, MAX_BATCH - 1, 1))
+        self._jitter_curves = {}  # position -> jitter for every B in NOISE_BATCH_SIZES; reused while B moves
+        super().__init__(**values)
+
+    def controls(self):
+        return {
+            "batch_size": widgets.IntSlider(value=16, min=2, max=MAX_BATCH, description="batch size"),
+            "position": widgets.FloatSlider(
+                value=1.0,
+                min=-3.0,
+                max=3.0,
+                step=0.1,
+                description="example at (σ)",
+                tooltip="the example's value, in population standard deviations from the population mean",
+            ),
+        }
+
+    def setup(self, fig):
+        self.hist_ax, self.trend_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.3, 1]})
+        # A step line rather than 60 bars: one artist to update and draw.
+        (self.histogram,) = self.hist_ax.plot(
+            HISTOGRAM_EDGES, np.zeros(HISTOGRAM_EDGES.size), drawstyle="steps-post", color="#2563eb"
+        )
+        self.eval_line = self.hist_ax.axvline(
+            0.0, color="#dc2626", ls="--", label="eval mode (population stats)"
+        )
+        self.hist_ax.set_xlabel(f"the example's output x̂ in {NUM_BATCHES} random batches")
+        self.hist_ax.set_ylabel("batches")
+        self.hist_ax.legend(loc="upper left", fontsize=7)
+
+        sizes = np.array(NOISE_BATCH_SIZES, dtype=float)
+        (self.trend,) = self.trend_ax.plot(
+            sizes, np.ones_like(sizes), "o-", color="#2563eb", label="measured"
+        )
+        (self.reference,) = self.trend_ax.plot(
+            sizes, np.ones_like(sizes), ":", color="#6b7280", label="∝ 1/√B"
+        )
+        (self.current,) = self.trend_ax.plot([], [], "o", ms=10, mfc="none", mec="#dc2626", label="this B")
+        self.trend_ax.set_xscale("log", base=2)
+        self.trend_ax.set_yscale("log")
+        self.trend_ax.set_xlabel("batch size B")
+        self.trend_ax.set_ylabel("jitter (std of x̂)")
+        self.trend_ax.legend(loc="lower left", fontsize=7)
+        fig.tight_layout()
+
+    def render(self, batch_size, position):
+        example = np.array([position])
+        outputs = outputs_in_batches(example, self.companions[:, : batch_size - 1])[:, 0]
+        counts, _ = np.histogram(np.clip(outputs, HISTOGRAM_EDGES[0], HISTOGRAM_EDGES[-1]), HISTOGRAM_EDGES)
+        self.histogram.set_ydata(np.append(counts, 0))
+        self.hist_ax.set_ylim(0, counts.max() * 1.1)
+        # Population mean 0 and std 1: in eval mode the example's output is its position.
+        self.eval_line.set_xdata([position, position])
+
+        if position not in self._jitter_curves:
+            self._jitter_curves[position] = jitter_by_batch_size(example, self.companions)[:, 0]
+        jitter = self._jitter_curves[position]
+        sizes = np.array(NOISE_BATCH_SIZES, dtype=float)
+        self.trend.set_data(sizes, jitter)
+        self.reference.set_data(sizes, jitter[-1] * np.sqrt(sizes[-1] / sizes))  # anchored at the largest B
+        spread = outputs.std()
+        self.current.set_data([batch_size], [max(spread, 1e-4)])
+        self.trend_ax.set_ylim(1e-3 + 0.5 * min(jitter.min(), spread), 2 * max(jitter.max(), spread))
+        return {
+            "jitter (std over batches)": f"{spread:.3f}",
+            "jitter · √B": f"{spread * np.sqrt(batch_size):.2f}",
+            "eval-mode output": f"{position:.2f}",
+            "mean training-mode output": f"{outputs.mean():.2f}",
+        }
