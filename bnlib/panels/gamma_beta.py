@@ -1,0 +1,147 @@
+"""γ sets the spread, β the centre: a normalized feature, scaled and shifted, fed into three nonlinearities.
+
+Batch norm's output is y = γ x̂ + β, where x̂ has mean 0 and standard deviation 1 over the batch; so y has
+mean β and standard deviation |γ|. Where y lands on a nonlinearity decides how that unit behaves:
+
+    saturated     the slope f'(y) is below SATURATED_BELOW (10 %) of the function's largest slope: almost no
+                  gradient flows back (for ReLU: y ≤ 0, the output is 0 and the unit is dead for that input)
+    near-linear   the slope is at least NEAR_LINEAR_ABOVE (75 %) of its largest: the unit acts like a line
+
+``activation_fractions`` computes both fractions for sigmoid, tanh and ReLU; ``GammaBetaPanel`` shows them
+live.
+
+Explained in notebooks/04_gamma_and_beta.ipynb, section "γ is the spread, β the centre (L1)".
+"""
+
+import ipywidgets as widgets
+import numpy as np
+
+from bnlib.live import Panel
+
+SATURATED_BELOW = 0.10  # slope / largest slope below this: saturated
+NEAR_LINEAR_ABOVE = 0.75  # slope / largest slope at least this: near-linear
+
+
+def _sigmoid(y):
+    return 0.5 * (1.0 + np.tanh(0.5 * y))  # the same function as 1/(1+e^-y), without overflow for large |y|
+
+
+# name -> (f, slope relative to the largest slope f'(0)); every slope here peaks at y = 0.
+ACTIVATIONS = {
+    "sigmoid": (_sigmoid, lambda y: 4.0 * _sigmoid(y) * (1.0 - _sigmoid(y))),  # σ' = σ(1 − σ) ≤ 1/4
+    "tanh": (np.tanh, lambda y: 1.0 - np.tanh(y) ** 2),  # tanh' = 1 − tanh² ≤ 1
+    "ReLU": (lambda y: np.maximum(y, 0.0), lambda y: (y > 0).astype(float)),  # slope 1 or 0 (0 at y = 0)
+}
+
+
+def activation_fractions(y):
+    """Fractions of the values y that land in each activation's saturated and near-linear regions.
+
+    y: array of pre-activations (any shape). Returns {name: {"saturated": float, "near_linear": float}} for
+    "sigmoid", "tanh" and "ReLU", with the thresholds SATURATED_BELOW and NEAR_LINEAR_ABOVE on the slope
+    relative to its largest value. For ReLU "saturated" is the fraction with output 0 (no gradient).
+    """
+    y = np.asarray(y, dtype=float)
+    if y.size == 0:
+        raise ValueError("y is empty; pass at least one pre-activation value.")
+    fractions = {}
+    for name, (_, relative_slope) in ACTIVATIONS.items():
+        slope = relative_slope(y)
+        fractions[name] = {
+            "saturated": float(np.mean(slope < SATURATED_BELOW)),
+            "near_linear": float(np.mean(slope >= NEAR_LINEAR_ABOVE)),
+        }
+    return fractions
+
+
+def _regions(relative_slope, grid):
+    """(saturated mask, near-linear mask) of the activation on a grid of y, for shading."""
+    slope = relative_slope(grid)
+    return slope < SATURATED_BELOW, slope >= NEAR_LINEAR_ABOVE
+
+
+class GammaBetaPanel(Panel):
+    """Sliders for γ and β on one normalized feature; histograms of y = γ x̂ + β over each nonlinearity.
+
+    Top row: the distribution of y (tallest bar scaled to 1) over the activation curve, with its saturated
+    region shaded red and its near-linear region green. Bottom row: the distribution of the outputs f(y).
+    Readouts: mean and std of y, and per activation the fractions saturated and near-linear.
+    """
+
+    title = "γ sets the spread, β the centre"
+    figsize = (8.0, 4.6)
+    Y_RANGE = (-8.0, 8.0)  # pre-activation axis; values beyond it are counted in the edge bins
+    SAMPLES = 20_000
+
+    def __init__(self, **values):
+        from bnlib.batchnorm import batchnorm_forward
+
+        # One feature over a large batch, skewed on purpose, normalized by batch norm with γ = 1, β = 0.
+        rng = np.random.default_rng(0)
+        raw = rng.gamma(shape=4.0, scale=2.0, size=(self.SAMPLES, 1))  # e.g. a hidden unit's input, any units
+        x_hat, _ = batchnorm_forward(raw, np.ones(1), np.zeros(1))
+        self.x_hat = x_hat[:, 0]
+        self.y_edges = np.linspace(*self.Y_RANGE, 81)
+        super().__init__(**values)
+
+    def controls(self):
+        return {
+            "gamma": widgets.FloatSlider(value=1.0, min=0.0, max=4.0, step=0.05, description="γ (spread)"),
+            "beta": widgets.FloatSlider(value=0.0, min=-4.0, max=4.0, step=0.05, description="β (centre)"),
+        }
+
+    def setup(self, fig):
+        grid = 0.5 * (self.y_edges[:-1] + self.y_edges[1:])
+        axes = fig.subplots(2, 3)
+        self.input_lines, self.output_lines, self.output_edges = {}, {}, {}
+        for column, (name, (f, relative_slope)) in enumerate(ACTIVATIONS.items()):
+            top, bottom = axes[0, column], axes[1, column]
+            saturated, near_linear = _regions(relative_slope, grid)
+            top.fill_between(grid, 0, 1.05, where=saturated, color="#fecaca", step="mid", linewidth=0)
+            top.fill_between(grid, 0, 1.05, where=near_linear, color="#bbf7d0", step="mid", linewidth=0)
+            (self.input_lines[name],) = top.step([], [], where="mid", color="#1f2937", linewidth=1.2)
+            # The activation curve, rescaled into [0, 1] so it shares the axes with the histogram.
+            curve = f(grid)
+            scaled_curve = (curve - curve.min()) / (curve.max() - curve.min())
+            top.plot(grid, scaled_curve, color="#2563eb", linewidth=1.5)
+            # Few tick labels: text is what costs most when the figure redraws.
+            top.set(xlim=self.Y_RANGE, ylim=(0, 1.05), title=name, xticks=[-6, 0, 6], yticks=[])
+            (self.output_lines[name],) = bottom.step([], [], where="mid", color="#2563eb", linewidth=1.2)
+            low, high = np.round([curve.min(), curve.max()])  # the output's range: (0, 1), (-1, 1), (0, 8)
+            bottom.set(xlim=(low, high), ylim=(0, 1.05), xticks=[low, (low + high) / 2, high], yticks=[])
+            bottom.xaxis.set_major_formatter("{x:g}")
+            self.output_edges[name] = np.linspace(low, high, 61)
+            bottom.set_xlabel(f"{name}(y)", fontsize=8, labelpad=1)
+            for ax in (top, bottom):
+                ax.tick_params(labelsize=7, pad=1)
+        axes[0, 0].set_ylabel("y = γx̂ + β", fontsize=8)
+        axes[1, 0].set_ylabel("output", fontsize=8)
+        key = "red: saturated (slope < 10 % of its largest)     green: near-linear (slope ≥ 75 %)"
+        fig.text(0.5, 0.005, key, ha="center", fontsize=8, color="#374151")
+        fig.subplots_adjust(left=0.08, right=0.98, top=0.93, bottom=0.12, hspace=0.35, wspace=0.12)
+
+    @staticmethod
+    def _histogram(values, edges):
+        """Counts in fixed bins, values beyond the range counted in the edge bins, tallest bin scaled to 1."""
+        counts, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
+        return 0.5 * (edges[:-1] + edges[1:]), counts / counts.max()
+
+    def render(self, gamma, beta):
+        y = gamma * self.x_hat + beta
+        self.input_lines["sigmoid"].set_data(*self._histogram(y, self.y_edges))
+        for name, (f, _) in ACTIVATIONS.items():
+            if name != "sigmoid":
+                self.input_lines[name].set_data(self.input_lines["sigmoid"].get_data())  # the same y
+            self.output_lines[name].set_data(*self._histogram(f(y), self.output_edges[name]))
+        fractions = activation_fractions(y)
+        return {
+            "mean of y (= β)": f"{y.mean():+.2f}",
+            "std of y (= γ)": f"{y.std():.2f}",
+            "sigmoid: saturated / near-linear": _percentages(fractions["sigmoid"]),
+            "tanh: saturated / near-linear": _percentages(fractions["tanh"]),
+            "ReLU: zero output (dead for these inputs)": f"{100 * fractions['ReLU']['saturated']:.1f} %",
+        }
+
+
+def _percentages(fraction):
+    return f"{100 * fraction['saturated']:.1f} % / {100 * fraction['near_linear']:.1f} %"
