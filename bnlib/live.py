@@ -61,7 +61,8 @@ class Unstable(Exception):
 def _is_widget_backend() -> bool:
     import matplotlib
 
-    return "ipympl" in matplotlib.get_backend().lower()
+    backend = matplotlib.get_backend().lower()  # "widget" or "ipympl" after %matplotlib widget
+    return backend in ("widget", "ipympl") or "ipympl" in backend
 
 
 def _new_figure(figsize):
@@ -148,7 +149,15 @@ class Panel:
         self.fig = _new_figure(self.figsize)
         self.setup(self.fig)
         self._message_text = self.fig.text(
-            0.5, 0.5, "", ha="center", va="center", wrap=True, fontsize=11, zorder=1000, visible=False,
+            0.5,
+            0.5,
+            "",
+            ha="center",
+            va="center",
+            wrap=True,
+            fontsize=11,
+            zorder=1000,
+            visible=False,
             bbox={"boxstyle": "round,pad=0.6", "facecolor": "#fff3cd", "edgecolor": "#b45309", "alpha": 0.95},
         )
         self._readout_html = widgets.HTML()
@@ -195,7 +204,9 @@ class Panel:
         except Unstable as problem:
             self._fail(problem, str(problem))
         except FloatingPointError as problem:
-            self._fail(problem, f"This setting overflows ({problem}). Move the sliders back toward the middle.")
+            self._fail(
+                problem, f"This setting overflows ({problem}). Move the sliders back toward the middle."
+            )
         except Exception as problem:  # a slider must never break the figure
             self._fail(problem, f"Cannot draw this setting: {type(problem).__name__}: {problem}")
         self._refresh_readouts()

@@ -1,13 +1,9 @@
-"""Shared test setup: a non-interactive matplotlib backend, and the project's paths."""
+"""Shared test setup: a non-interactive matplotlib backend, Jupyter's runtime files inside the project."""
 
 import os
-from pathlib import Path
 
 import matplotlib
+from paths import ROOT
 
 matplotlib.use("Agg")
-
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ROOT / "notebooks"
-# Jupyter and matplotlib keep their runtime files inside the project, not in the home folder.
 os.environ.setdefault("JUPYTER_RUNTIME_DIR", str(ROOT / ".cache" / "jupyter" / "runtime"))

@@ -32,6 +32,8 @@ class GeometricGrowth(Panel):
         k = np.arange(n + 1, dtype=float)
         values = np.float64(r) ** k
         self.curve.set_data(k, np.log10(values) if scale == "log" else values)
+        self.ax.relim()
+        self.ax.autoscale_view()
         return {"last value": f"{values[-1]:.3g}"}
 
 

@@ -5,8 +5,8 @@ only on a gross regression, with margin for a slower machine.
 """
 
 import pytest
-from conftest import NOTEBOOKS
 from notebook_runner import all_notebooks, execute
+from paths import NOTEBOOKS
 
 GROSS_REGRESSION_SECONDS = 150
 
@@ -35,5 +35,7 @@ def test_notebook_is_stored_clean(path):
 
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
-    dirty = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    dirty = [
+        i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)
+    ]
     assert not dirty, f"{path.name}: cells {dirty} are stored with outputs; clear them before committing"

@@ -18,7 +18,10 @@ from bnlib.live import Panel, _bounds
 def _import_all_panels() -> list[type[Panel]]:
     for module in pkgutil.iter_modules(bnlib.panels.__path__):
         importlib.import_module(f"bnlib.panels.{module.name}")
-    return sorted((cls for cls in Panel.registry if cls.__module__.startswith("bnlib.panels.")), key=lambda cls: f"{cls.__module__}.{cls.__name__}")
+    return sorted(
+        (cls for cls in Panel.registry if cls.__module__.startswith("bnlib.panels.")),
+        key=lambda cls: f"{cls.__module__}.{cls.__name__}",
+    )
 
 
 PANELS = _import_all_panels()
@@ -52,7 +55,9 @@ def test_some_panels_exist():
     assert len(PANELS) >= 1
 
 
-@pytest.mark.parametrize("panel_class", PANELS, ids=lambda cls: f"{cls.__module__.split('.')[-1]}.{cls.__name__}")
+@pytest.mark.parametrize(
+    "panel_class", PANELS, ids=lambda cls: f"{cls.__module__.split('.')[-1]}.{cls.__name__}"
+)
 def test_every_control_to_its_extremes(panel_class):
     panel = panel_class()
     assert_alive(panel, panel.values)

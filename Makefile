@@ -1,0 +1,84 @@
+# The course in two commands:
+#   make lab    set up .venv (first time: a few minutes) and open JupyterLab on 127.0.0.1 with a token
+#   make test   set up .venv and run the whole test suite
+# Other targets: make bench, make student, make site, make screenshots, make clean.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+
+# PyTorch CPU build. On Linux, PyPI's default torch wheel carries CUDA (several GB); to get the CPU build
+# elsewhere, run e.g.  make lab TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX ?=
+TORCH_INDEX_ARG := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
+
+# Jupyter, IPython and matplotlib keep their state inside the project folder, not in your home folder.
+CACHE := $(CURDIR)/.cache
+export JUPYTER_RUNTIME_DIR := $(CACHE)/jupyter/runtime
+export JUPYTERLAB_SETTINGS_DIR := $(CACHE)/jupyter/lab/user-settings
+export JUPYTERLAB_WORKSPACES_DIR := $(CACHE)/jupyter/lab/workspaces
+export IPYTHONDIR := $(CACHE)/ipython
+export MPLCONFIGDIR := $(CACHE)/matplotlib
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+LAB_PORT ?= 8888
+LAB_ARGS ?=
+
+.PHONY: lab test lint bench student site screenshots clean venv test-venv
+
+# --- environment ---------------------------------------------------------------------------------------
+# Stamps make the setup a quick no-op when nothing changed; editing pyproject.toml refreshes it.
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.torch: | $(VENV)/bin/python
+	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install "torch==$(TORCH_VERSION)" $(TORCH_INDEX_ARG)
+	@touch $@
+
+$(VENV)/.lab: pyproject.toml $(VENV)/.torch
+	$(PIP) install --quiet -e .
+	@touch $@
+
+$(VENV)/.test: pyproject.toml $(VENV)/.lab
+	$(PIP) install --quiet -e ".[test,teach]"
+	@touch $@
+
+venv: $(VENV)/.lab
+test-venv: $(VENV)/.test
+
+# --- the two commands ---------------------------------------------------------------------------------
+lab: venv
+	@mkdir -p $(JUPYTER_RUNTIME_DIR)
+	@token=$$($(PY) -c "import secrets; print(secrets.token_urlsafe(32))"); \
+	echo ""; \
+	echo "  JupyterLab: http://127.0.0.1:$(LAB_PORT)/lab/tree/00_start_here.ipynb?token=$$token"; \
+	echo "  (if port $(LAB_PORT) is busy, JupyterLab picks the next free one and prints its own link below)"; \
+	echo ""; \
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+		--IdentityProvider.token="$$token" --ServerApp.root_dir=notebooks \
+		$$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_ARGS)
+
+test: test-venv lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: test-venv
+	$(VENV)/bin/ruff check .
+
+# --- the rest ----------------------------------------------------------------------------------------
+bench: test-venv
+	$(PY) benchmarks/run_all.py
+
+student: test-venv
+	$(PY) scripts/make_student.py $(if $(FORCE),--force,)
+
+site: test-venv
+	$(PY) scripts/build_site.py
+
+screenshots: test-venv
+	$(PY) scripts/screenshots.py
+
+clean:
+	rm -rf .cache site student .pytest_cache .hypothesis .ruff_cache

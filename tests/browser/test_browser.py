@@ -1,0 +1,49 @@
+"""Each interactive notebook, opened in JupyterLab in a real Chromium: Run All works, no output is an
+error, every figure draws, and moving a slider by keyboard repaints its figure."""
+
+import re
+
+import nbformat
+import pytest
+from harness import LabNotebook
+from notebook_runner import all_notebooks
+from paths import NOTEBOOKS
+
+pytestmark = pytest.mark.browser
+
+# A cell that displays a live panel calls a Panel class: SomethingPanel(...).
+PANEL_CALL = re.compile(r"\b[A-Z]\w*Panel\(")
+
+
+def interactive_notebooks():
+    found = []
+    for path in all_notebooks(NOTEBOOKS):
+        sources = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        if any("%matplotlib widget" in s for s in sources):
+            found.append((path, sum(bool(PANEL_CALL.search(s)) for s in sources)))
+    return found
+
+
+INTERACTIVE = interactive_notebooks()
+
+
+def test_there_are_interactive_notebooks():
+    assert INTERACTIVE, "no notebook uses %matplotlib widget"
+
+
+@pytest.mark.parametrize("path, panel_cells", INTERACTIVE, ids=lambda v: getattr(v, "stem", ""))
+def test_notebook_in_jupyterlab(lab, browser, path, panel_cells):
+    notebook = LabNotebook.open(browser, lab, str(path.relative_to(NOTEBOOKS)))
+    try:
+        notebook.run_all()
+        assert notebook.errors() == []
+        panels = notebook.panel_count()
+        assert panels >= min(panel_cells, 1), f"{path.name} builds panels, but none is displayed"
+        for panel in range(panels):
+            before = notebook.wait_for_figure(panel)
+            repaint_ms = notebook.nudge_slider(panel)
+            assert repaint_ms >= 0, f"{path.name}: panel {panel}'s figure did not repaint after a slider move"
+            assert notebook.canvas_png(panel) != before
+        assert notebook.errors() == []
+    finally:
+        notebook.close()

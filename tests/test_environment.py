@@ -1,0 +1,61 @@
+"""The two dependency lists (pip's pyproject.toml, conda's environment.yml) name the same packages and versions,
+and importing bnlib stays light."""
+
+import subprocess
+import sys
+
+import tomllib
+import yaml
+from paths import ROOT
+
+# conda-forge spells some packages differently from PyPI.
+CONDA_NAME = {"torch": "pytorch-cpu"}
+CONDA_ONLY = {"python", "pip"}
+
+
+def split_requirement(text: str) -> tuple[str, str]:
+    """'numpy>=1.24' -> ('numpy', '>=1.24'); the version part without spaces."""
+    text = text.split("#")[0].strip().replace(" ", "")
+    for index, char in enumerate(text):
+        if char in "<>=!~":
+            return text[:index].lower(), text[index:]
+    return text.lower(), ""
+
+
+def pyproject_dependencies() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return dict(split_requirement(r) for r in project["dependencies"])
+
+
+def conda_dependencies() -> dict[str, str]:
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    entries = [e for e in environment["dependencies"] if isinstance(e, str)]
+    return {name: spec for name, spec in map(split_requirement, entries) if name not in CONDA_ONLY}
+
+
+def test_environment_yml_matches_pyproject():
+    expected = {CONDA_NAME.get(name, name): spec for name, spec in pyproject_dependencies().items()}
+    actual = conda_dependencies()
+    missing = sorted(set(expected) - set(actual))
+    extra = sorted(set(actual) - set(expected))
+    differing = sorted(n for n in set(expected) & set(actual) if expected[n] != actual[n])
+    assert not (missing or extra or differing), (
+        f"environment.yml and pyproject.toml drifted apart: missing in environment.yml {missing}, "
+        f"not in pyproject.toml {extra}, different versions {[(n, expected[n], actual[n]) for n in differing]}. "
+        "Edit both lists together."
+    )
+
+
+def test_the_drift_check_notices_a_change():
+    assert split_requirement("ipywidgets>=8.1,<9") == ("ipywidgets", ">=8.1,<9")
+    assert split_requirement("pytorch-cpu>=2.2  # comment") == ("pytorch-cpu", ">=2.2")
+
+
+def test_import_bnlib_loads_neither_torch_nor_matplotlib():
+    code = (
+        "import sys, bnlib; bnlib.batchnorm_forward; bnlib.BatchNorm; bnlib.height_age; "
+        "heavy = [m for m in ('torch', 'matplotlib', 'sklearn', 'ipywidgets') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "", f"import bnlib pulled in: {result.stdout.strip()}"
