@@ -34,19 +34,21 @@ def as_float_array(x, name="x"):
     return array
 
 
-def check_batch(x, allowed_ndims=tuple(LAYOUTS), name="x"):
+def check_batch(x, allowed_ndims=tuple(LAYOUTS), name="x", hint=None):
     """Check the layout of a batch: number of dimensions and no empty axis.
 
-    x: floating array whose first axis is the batch axis.
+    x: floating array whose first axis is the batch axis. hint: what to do when the number of dimensions
+    is wrong (a default suits batch norm).
     """
     if x.ndim not in allowed_ndims:
         layouts = " or ".join(LAYOUTS.get(n, f"{n}-D") for n in allowed_ndims)
-        hint = (
-            f"for a single example of shape {x.shape} add the batch axis with {name}[None]"
-            if x.ndim == min(allowed_ndims) - 1
-            else "reshape it to one of these layouts"
-        )
-        raise ValueError(f"{name} has {x.ndim} dimensions (shape {x.shape}); expected {layouts}: {hint}.")
+        if hint is None:
+            hint = (
+                f"for a single example of shape {x.shape} add the batch axis with {name}[None]"
+                if x.ndim == min(allowed_ndims) - 1
+                else "reshape it to one of these layouts"
+            )
+        raise ValueError(f"{name} is {x.ndim}-D (shape {x.shape}); expected {layouts}: {hint}.")
     if x.shape[0] == 0:
         raise ValueError(
             f"empty batch: {name} has shape {x.shape} with 0 examples; pass at least one example."
@@ -55,6 +57,21 @@ def check_batch(x, allowed_ndims=tuple(LAYOUTS), name="x"):
         raise ValueError(
             f"{name} has shape {x.shape} with an empty axis; every axis needs at least one entry."
         )
+
+
+def check_num_features(x, num_features):
+    """Check that x carries ``num_features`` features/channels on axis 1 (the layer's size)."""
+    if x.shape[1] == num_features:
+        return
+    if x.ndim > 2 and x.shape[-1] == num_features:  # an image or sequence stored channels-last
+        order = (0, x.ndim - 1) + tuple(range(1, x.ndim - 1))
+        fix = f"x.transpose{order} moves channels from the last axis to axis 1"
+    else:
+        fix = f"pass channels on axis 1 or build BatchNorm({x.shape[1]})"
+    raise ValueError(
+        f"x has {x.shape[1]} features/channels on axis 1 (shape {x.shape}) but this layer was built with "
+        f"num_features={num_features}; {fix}."
+    )
 
 
 def check_param(value, shape, name, dtype):

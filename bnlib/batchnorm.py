@@ -28,6 +28,7 @@ from bnlib._validation import (
     check_dout,
     check_eps,
     check_momentum,
+    check_num_features,
     check_more_than_one_value,
     check_param,
     check_positive_int,
@@ -320,12 +321,7 @@ class BatchNorm:
     def forward(self, x):
         """Normalize x of shape (N, D), (N, C, L) or (N, C, H, W); returns an array of x's shape and dtype."""
         x = _check_input(x)
-        if x.shape[1] != self.num_features:
-            raise ValueError(
-                f"x has {x.shape[1]} features/channels on axis 1 (shape {x.shape}) but this layer was built "
-                f"with num_features={self.num_features}; pass channels on axis 1 or build "
-                f"BatchNorm({x.shape[1]})."
-            )
+        check_num_features(x, self.num_features)
         gamma, beta = self._params_for(x)
         if self.training or not self.track_running_stats:
             out, cache = batchnorm_forward(x, gamma, beta, self.eps)

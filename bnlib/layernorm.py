@@ -121,7 +121,11 @@ def instancenorm_forward(x, eps=1e-5):
     Returns (out, cache) as ``groupnorm_forward`` with one channel per group (cache["mean"]: (N, C, 1)).
     """
     x = as_float_array(x)
-    check_batch(x, allowed_ndims=(3, 4))
+    check_batch(
+        x,
+        allowed_ndims=(3, 4),
+        hint="instance norm averages over positions (L or H, W); use layer norm for (N, D)",
+    )
     positions = int(np.prod(x.shape[2:]))
     if positions == 1:
         raise ValueError(
