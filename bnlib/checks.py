@@ -55,10 +55,10 @@ class CheckResult:
         if self.passed and len(self.cases_passed) == 1:
             return f"✔ {self.name}: {self.cases_passed[0]}."
         if self.passed:
-            return f"✔ {self.name}: all {len(self.cases_passed)} cases pass ({', '.join(self.cases_passed)})."
+            return f"✔ {self.name}: all {len(self.cases_passed)} cases pass ({'; '.join(self.cases_passed)})."
         lines = [f"✘ {self.name} failed on case: {self.failed_case}"]
         if self.cases_passed:
-            lines.append(f"  (passed before it: {', '.join(self.cases_passed)})")
+            lines.append(f"  (passed before it: {'; '.join(self.cases_passed)})")
         lines += [f"  - {problem}" for problem in self.problems]
         lines += [f"  Hint: {hint}" for hint in self.hints]
         return "\n".join(lines)
