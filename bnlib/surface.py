@@ -276,16 +276,17 @@ def _heavy_ball_error_chunks(loss: QuadraticLoss, w0, lr: float, momentum: float
     e0 = loss._weights(w0) - loss.minimizer
     chunk = np.empty((CHUNK, 2 * d))
     chunk[0] = np.concatenate([e0, e0])
+    # Entries this far below the start are zero for any tolerance; flushing them keeps numpy away from
+    # subnormal numbers, which are many times slower to multiply.
+    floor = 1e-200 * max(float(np.abs(e0).max()), np.finfo(float).tiny)
     filled, power = 1, A  # invariant: power = A ** filled
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run overflows to inf: that is the answer
         while filled < CHUNK:
             chunk[filled : 2 * filled] = chunk[:filled] @ power.T
             filled, power = 2 * filled, power @ power
-        # Entries this far below the start are zero for any tolerance; flushing them keeps numpy away
-        # from subnormal numbers, which are many times slower to multiply.
-        floor = 1e-200 * max(float(np.abs(e0).max()), np.finfo(float).tiny)
-        while True:
-            yield chunk[:, :d]
+    while True:
+        yield chunk[:, :d]
+        with np.errstate(over="ignore", invalid="ignore"):  # not held across the yield: callers keep theirs
             chunk = chunk @ power.T
             chunk[np.abs(chunk) < floor] = 0.0
 

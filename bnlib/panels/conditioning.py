@@ -1,0 +1,198 @@
+"""The loss over the *weights*, and gradient descent on it: why normalizing inputs makes training faster.
+
+``LossSurfacePanel`` draws the mean squared error of ŷ = w_height·height + w_age·age over the plane of the
+two weights (not over height and age: the data is fixed, the weights are what training moves). The learner
+changes how the data is measured and transformed and watches the bowl, its condition number κ and the
+gradient-descent path change with it.
+
+Explained in notebooks/02_loss_surface_conditioning.ipynb, section "The loss over the weights (L3)".
+"""
+
+import ipywidgets as widgets
+import numpy as np
+
+from bnlib.data import AGE_UNITS, HEIGHT_UNITS, height_age
+from bnlib.live import Panel, Unstable
+from bnlib.surface import QuadraticLoss, excess_loss_curve, gradient_descent, steps_to_converge
+from bnlib.transforms import transform_by_name
+
+GRID = 72  # pixels per side of the loss image: coarse, cheap, smooth enough for a quadratic bowl
+RTOL = 1e-6  # "converged": the excess loss has shrunk a million-fold
+MAX_STEPS = 100_000
+PANEL_TRANSFORMS = ["raw", "centered", "min–max", "standardized", "whitened (ZCA)"]
+UNIT_SINGULAR = {"cm": "cm", "m": "m", "in": "inch", "years": "year", "months": "month"}
+# What one unit of each weight means, per transform (kg per ...).
+WEIGHT_UNIT = {
+    "raw": "kg per {unit}",
+    "centered": "kg per {unit}",
+    "min–max": "kg per range of {name}",
+    "standardized": "kg per std of {name}",
+    "whitened (ZCA)": "kg per whitened unit ≈ {name}",
+}
+
+
+def surface_setting(
+    transform="raw",
+    height_unit="cm",
+    age_unit="years",
+    height_offset_cm=0.0,
+    age_offset_years=0.0,
+    correlation=0.0,
+    n=200,
+    seed=0,
+):
+    """The data and its loss bowl for one setting of the panel: (data, transformed X, QuadraticLoss).
+
+    Offsets are given in cm and years whatever the display unit, so moving the unit does not move the
+    people. The model has no intercept, so the picture has exactly the two weights as axes.
+    """
+    data = height_age(
+        n,
+        height_unit=height_unit,
+        age_unit=age_unit,
+        correlation=correlation,
+        seed=seed,
+        height_offset=height_offset_cm * HEIGHT_UNITS[height_unit],
+        age_offset=age_offset_years * AGE_UNITS[age_unit],
+    )
+    X, _ = transform_by_name(data.X, transform)
+    return data, X, QuadraticLoss.from_data(X, data.y)
+
+
+def format_steps(steps, max_steps=MAX_STEPS):
+    return f"more than {max_steps:,}" if steps is None else f"{steps:,}"
+
+
+class LossSurfacePanel(Panel):
+    """Contours of the MSE over (w_height, w_age), the gradient-descent path on them, and κ, live.
+
+    Left: log10 of the excess loss L(w) − L(w*) relative to the start's, with exact elliptical contour
+    lines; the path from w = 0 (white) to the minimizer w* (star). Right: the excess loss per step.
+    The learning rate is set as a fraction of the stability edge η_max = 2/λ_max, so a setting of the
+    slider keeps its meaning when the other controls reshape the bowl.
+    """
+
+    title = "The loss over the weights, and gradient descent on it"
+    figsize = (8.6, 4.3)
+
+    def controls(self):
+        slider = dict(continuous_update=True, style={"description_width": "110px"})
+        return {
+            "transform": widgets.Dropdown(options=PANEL_TRANSFORMS, value="raw", description="features"),
+            "height_unit": widgets.Dropdown(options=list(HEIGHT_UNITS), value="cm", description="height in"),
+            "age_unit": widgets.Dropdown(options=list(AGE_UNITS), value="years", description="age in"),
+            "height_offset_cm": widgets.FloatSlider(
+                value=0.0, min=-170.0, max=100.0, step=10.0, description="height offset (cm)", **slider
+            ),
+            "age_offset_years": widgets.FloatSlider(
+                value=0.0, min=-45.0, max=50.0, step=5.0, description="age offset (years)", **slider
+            ),
+            "correlation": widgets.FloatSlider(
+                value=0.0, min=-0.95, max=0.95, step=0.05, description="corr(height, age)", **slider
+            ),
+            "lr_ratio": widgets.FloatSlider(
+                value=0.9, min=0.05, max=1.5, step=0.01, description="η / η_max", **slider
+            ),
+            "momentum": widgets.FloatSlider(
+                value=0.0, min=0.0, max=0.95, step=0.05, description="momentum β", **slider
+            ),
+            "steps": widgets.IntSlider(value=60, min=1, max=200, description="steps drawn", **slider),
+        }
+
+    def setup(self, fig):
+        self.ax = fig.add_axes([0.08, 0.13, 0.46, 0.74])
+        self.ax_curve = fig.add_axes([0.66, 0.13, 0.31, 0.74])
+        self.ax.set_box_aspect(1)  # equal spans on both axes: a round bowl must look round
+        self.image = self.ax.imshow(
+            np.zeros((GRID, GRID)),
+            origin="lower",
+            cmap="viridis_r",
+            vmin=-6.0,
+            vmax=1.0,
+            interpolation="bilinear",
+            aspect="auto",
+        )
+        self.contours = [self.ax.plot([], [], color="white", lw=0.8, alpha=0.7)[0] for _ in range(6)]
+        (self.path,) = self.ax.plot([], [], "-o", color="#dc2626", lw=1.2, ms=2.5)
+        (self.start,) = self.ax.plot([], [], "o", color="white", mec="black", ms=7)
+        (self.optimum,) = self.ax.plot([], [], "*", color="#facc15", mec="black", ms=13)
+        self.ax.set_title("MSE over the weights  (color: log₁₀ of L − L* relative to the start)", fontsize=9)
+
+        self.ax_curve.set_yscale("log")
+        self.ax_curve.set_ylim(1e-9, 1e3)
+        self.ax_curve.axhline(RTOL, color="#6b7280", ls="--", lw=0.8)
+        self.ax_curve.text(1, RTOL * 1.6, "converged", fontsize=8, color="#6b7280")
+        (self.curve,) = self.ax_curve.plot([], [], color="#dc2626", lw=1.5)
+        self.ax_curve.set_xlabel("step")
+        self.ax_curve.set_ylabel("(L − L*) / (L₀ − L*)")
+        self.ax_curve.set_title("excess loss per step", fontsize=9)
+
+    def _frame(self, loss, w0):
+        """A square window around the start and the minimizer, where the path runs: (x0, x1, y0, y1).
+
+        It depends on the data only, not on η or β, so the view holds still while those sliders move.
+        """
+        centre = (w0 + loss.minimizer) / 2
+        half = 1.0 * float(np.abs(loss.minimizer - w0).max())
+        return centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half
+
+    def render(
+        self,
+        transform,
+        height_unit,
+        age_unit,
+        height_offset_cm,
+        age_offset_years,
+        correlation,
+        lr_ratio,
+        momentum,
+        steps,
+    ):
+        data, _, loss = surface_setting(
+            transform, height_unit, age_unit, height_offset_cm, age_offset_years, correlation
+        )
+        w0 = np.zeros(2)
+        start_excess = float(loss.excess_loss(w0))
+        x0, x1, y0, y1 = self._frame(loss, w0)
+        w1, w2 = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))
+        field = loss.loss_grid(w1, w2, excess=True) / start_excess
+        self.image.set_data(np.log10(field + 1e-12))
+        self.image.set_extent((x0, x1, y0, y1))
+        for k, line in enumerate(self.contours):
+            line.set_data(*loss.level_set(start_excess * 4.0**-k).T)  # each contour half the size
+        self.ax.set_xlim(x0, x1)
+        self.ax.set_ylim(y0, y1)
+        self.start.set_data([w0[0]], [w0[1]])
+        self.optimum.set_data([loss.minimizer[0]], [loss.minimizer[1]])
+        names = data.feature_names
+        units = data.feature_units
+        label = WEIGHT_UNIT[transform]
+        self.ax.set_xlabel(f"w_height ({label.format(unit=UNIT_SINGULAR[units[0]], name=names[0])})")
+        self.ax.set_ylabel(f"w_age ({label.format(unit=UNIT_SINGULAR[units[1]], name=names[1])})")
+
+        lr = lr_ratio * loss.max_stable_lr
+        path = gradient_descent(loss, w0, lr, steps, momentum)
+        self.path.set_data(*path.weights.T)
+        curve = excess_loss_curve(loss, w0, lr, steps, momentum) / start_excess
+        shown = np.minimum(curve, 1e30)  # a diverging run leaves the plot's range; keep it drawable
+        self.curve.set_data(np.arange(len(shown)), shown)
+        self.ax_curve.set_xlim(0, steps)
+
+        rate = loss.convergence_rate(lr, momentum)
+        edge_ratio = 1.0 + momentum  # heavy ball is stable up to 2(1 + β)/λ_max
+        if rate >= 1.0:
+            raise Unstable(
+                f"η = {lr_ratio:.2f}·η_max is past the stability edge 2(1+β)/λ_max = {edge_ratio:.2f}·η_max: "
+                "every step overshoots the steep direction by more than it corrects, and the path diverges. "
+                "Lower η / η_max."
+            )
+        kappa = loss.condition_number
+        steps_needed = steps_to_converge(loss, w0, lr, momentum=momentum, rtol=RTOL, max_steps=MAX_STEPS)
+        return {
+            "condition number κ = λ_max/λ_min": f"{kappa:,.4g}",
+            "largest stable η: η_max = 2/λ_max": f"{loss.max_stable_lr:.3g}",
+            "η used": f"{lr:.3g}  (= {lr_ratio:.2f}·η_max)",
+            "best η for plain GD": f"{loss.optimal_lr / loss.max_stable_lr:.3f}·η_max = 2/(λ_min+λ_max)",
+            "steps until L − L* shrinks 10⁶×": format_steps(steps_needed),
+            f"L − L* after {steps} steps": f"{curve[-1] * start_excess:.3g} kg²",
+        }

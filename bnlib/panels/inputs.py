@@ -1,0 +1,310 @@
+"""Normalizing inputs: what the units do to the numbers, which variance to divide by, and why hidden layers
+need more than a one-off normalization.
+
+Panels of notebooks/01_normalizing_inputs.ipynb:
+    InputScalesPanel       height and age in their units, before and after standardization or min–max
+                           (L5, L22)
+    VarianceEstimatorPanel biased (÷n) vs unbiased (÷(n−1)) variance over many samples (L8)
+    HiddenDriftPanel       a hidden layer's inputs drift while training, the network's inputs do not
+                           (L14, L21)
+"""
+
+import ipywidgets as widgets
+import numpy as np
+
+from bnlib.data import AGE_UNITS, HEIGHT_UNITS
+from bnlib.live import Panel
+from bnlib.panels.conditioning import format_steps, surface_setting
+from bnlib.surface import steps_to_converge
+from bnlib.transforms import standardize
+
+COLORS = {"height": "#2563eb", "age": "#ea580c"}
+BINS = 24
+
+
+def _describe(values, unit=""):
+    """'mean … · std … · range … to …' with the unit; a mean that is 0 up to rounding prints as 0."""
+    unit = f" {unit}" if unit else ""
+    mean = values.mean()
+    mean = 0.0 if abs(mean) < 1e-9 * np.abs(values).max() else mean
+    return (
+        f"mean {mean:.4g}{unit} · std {values.std():.3g}{unit} · "
+        f"range {values.min():.3g} to {values.max():.3g}{unit}"
+    )
+
+
+class _HistogramAxes:
+    """One axes with a histogram (step outline) and a mean ± std bar per named series, updated in place."""
+
+    def __init__(self, ax, names, colors):
+        self.ax = ax
+        self.stairs = {
+            name: ax.stairs([0.0], [0.0, 1.0], color=colors[name], lw=1.6, label=name) for name in names
+        }
+        self.bars = {name: ax.plot([], [], "-|", color=colors[name], lw=2.5, ms=10)[0] for name in names}
+        self.means = {name: ax.plot([], [], "o", color=colors[name], mec="black", ms=6)[0] for name in names}
+
+    def update(self, series: dict):
+        """series: name -> 1-D values. Redraws each histogram and its mean ± std bar; rescales the axes."""
+        tallest, low, high = 1, np.inf, -np.inf
+        for name, values in series.items():
+            counts, edges = np.histogram(values, bins=BINS)
+            self.stairs[name].set_data(counts, edges)
+            tallest = max(tallest, counts.max())
+            low, high = min(low, edges[0]), max(high, edges[-1])
+        for k, (name, values) in enumerate(series.items()):
+            y = tallest * (1.12 + 0.1 * k)  # each series' bar on its own row above the histograms
+            mean, std = values.mean(), values.std()
+            self.bars[name].set_data([mean - std, mean + std], [y, y])
+            self.means[name].set_data([mean], [y])
+        pad = 0.04 * (high - low)
+        self.ax.set_xlim(low - pad, high + pad)
+        self.ax.set_ylim(0, tallest * (1.2 + 0.1 * len(series)))
+
+
+class InputScalesPanel(Panel):
+    """Height and age as measured (top) and after standardization or min–max scaling (bottom).
+
+    Top: both features on one number line, in their units; bars show mean ± std. Bottom: the same people
+    after the transform, which no longer depends on the unit or offset chosen. Readouts: the statistics in
+    units, and the training consequence: κ of the regression's loss and gradient-descent steps to converge,
+    before and after.
+    """
+
+    title = "Units and offsets: what the optimizer sees"
+    figsize = (7.4, 4.6)
+
+    def controls(self):
+        slider = dict(style={"description_width": "110px"})
+        return {
+            "height_unit": widgets.Dropdown(options=list(HEIGHT_UNITS), value="cm", description="height in"),
+            "age_unit": widgets.Dropdown(options=list(AGE_UNITS), value="years", description="age in"),
+            "height_offset_cm": widgets.FloatSlider(
+                value=0.0, min=-170.0, max=100.0, step=10.0, description="height offset (cm)", **slider
+            ),
+            "age_offset_years": widgets.FloatSlider(
+                value=0.0, min=-45.0, max=50.0, step=5.0, description="age offset (years)", **slider
+            ),
+            "transform": widgets.Dropdown(
+                options=["standardized", "min–max"], value="standardized", description="then"
+            ),
+        }
+
+    def setup(self, fig):
+        ax_raw, ax_new = fig.subplots(2, 1)
+        fig.subplots_adjust(left=0.08, right=0.97, top=0.93, bottom=0.1, hspace=0.5)
+        self.raw = _HistogramAxes(ax_raw, ["height", "age"], COLORS)
+        self.new = _HistogramAxes(ax_new, ["height", "age"], COLORS)
+        ax_raw.legend(loc="upper right", fontsize=8, frameon=False)
+        for ax in (ax_raw, ax_new):
+            ax.set_ylabel("people")
+            ax.set_yticks([])
+        self.raw_title = ax_raw.set_title("", fontsize=9)
+        self.new_title = ax_new.set_title("", fontsize=9)
+
+    def render(self, height_unit, age_unit, height_offset_cm, age_offset_years, transform):
+        data, _, raw_loss = surface_setting("raw", height_unit, age_unit, height_offset_cm, age_offset_years)
+        _, X_new, new_loss = surface_setting(
+            transform, height_unit, age_unit, height_offset_cm, age_offset_years
+        )
+        height_unit_label, age_unit_label = data.feature_units
+        self.raw.update({"height": data.X[:, 0], "age": data.X[:, 1]})
+        self.new.update({"height": X_new[:, 0], "age": X_new[:, 1]})
+        self.raw_title.set_text(
+            f"as measured: height in {height_unit_label}, age in {age_unit_label} (mean ± std)"
+        )
+        self.new_title.set_text(f"{transform}: unit-free, the same whatever the unit or offset")
+
+        w0 = np.zeros(2)
+        steps = [steps_to_converge(loss, w0, loss.optimal_lr) for loss in (raw_loss, new_loss)]
+        return {
+            f"height [{height_unit_label}]": _describe(data.X[:, 0], height_unit_label),
+            f"age [{age_unit_label}]": _describe(data.X[:, 1], age_unit_label),
+            f"height, {transform}": _describe(X_new[:, 0]),
+            f"age, {transform}": _describe(X_new[:, 1]),
+            "κ of the loss: as measured → " + transform: (
+                f"{raw_loss.condition_number:,.4g} → {new_loss.condition_number:,.4g}"
+            ),
+            "GD steps to converge (best η each)": f"{format_steps(steps[0])} → {format_steps(steps[1])}",
+        }
+
+
+def variance_estimates(n: int, trials: int = 4000, sigma: float = 10.0, seed: int = 0):
+    """Biased and unbiased variance estimates from ``trials`` samples of n heights (std ``sigma`` cm).
+
+    Returns (biased, unbiased), each of shape (trials,), in cm²: Σ(x − x̄)²/n and Σ(x − x̄)²/(n − 1).
+    """
+    if n < 2:
+        raise ValueError(f"a sample needs n >= 2 values to have a spread, got n = {n}.")
+    samples = 170.0 + sigma * np.random.default_rng([seed, n]).standard_normal((trials, n))
+    squared_deviations = ((samples - samples.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    return squared_deviations / n, squared_deviations / (n - 1)
+
+
+class VarianceEstimatorPanel(Panel):
+    """Draw many samples of n heights; estimate the variance of each with ÷n and with ÷(n − 1).
+
+    The histograms show the estimates; the vertical lines their averages and the population variance σ².
+    The ÷n estimator is too small on average by the factor (n − 1)/n, visibly so for small n.
+    """
+
+    title = "Which variance: ÷n or ÷(n − 1)?"
+    figsize = (6.4, 3.4)
+    sigma = 10.0
+
+    def controls(self):
+        return {"n": widgets.IntSlider(value=4, min=2, max=30, description="sample size n")}
+
+    def setup(self, fig):
+        self.ax = fig.add_subplot()
+        fig.subplots_adjust(left=0.06, right=0.97, top=0.88, bottom=0.16)
+        colors = {"÷n (biased)": "#dc2626", "÷(n − 1) (unbiased)": "#2563eb"}
+        self.names = list(colors)
+        self.stairs = {
+            k: self.ax.stairs([0.0], [0.0, 1.0], color=c, lw=1.5, label=k) for k, c in colors.items()
+        }
+        self.averages = {k: self.ax.axvline(0, color=c, lw=2, ls="--") for k, c in colors.items()}
+        self.ax.axvline(self.sigma**2, color="black", lw=1.5, label="σ² = 100 cm²")
+        self.ax.legend(fontsize=8, frameon=False)
+        self.ax.set_xlabel("variance estimate (cm²)")
+        self.ax.set_yticks([])
+        self.ax.set_xlim(0, 4 * self.sigma**2)
+        self.title_text = self.ax.set_title("", fontsize=9)
+
+    def render(self, n):
+        estimates = dict(zip(self.names, variance_estimates(n, sigma=self.sigma), strict=True))
+        edges = np.linspace(0, 4 * self.sigma**2, 41)
+        tallest = 1
+        for name, values in estimates.items():
+            counts, _ = np.histogram(values, bins=edges)
+            self.stairs[name].set_data(counts, edges)
+            self.averages[name].set_xdata([values.mean()] * 2)
+            tallest = max(tallest, counts.max())
+        self.ax.set_ylim(0, tallest * 1.15)
+        biased, unbiased = estimates.values()
+        self.title_text.set_text(f"{len(biased):,} samples of n = {n} heights (σ = {self.sigma:g} cm)")
+        return {
+            "average ÷n estimate": f"{biased.mean():.1f} cm²",
+            "theory: (n − 1)/n · σ²": f"{(n - 1) / n * self.sigma**2:.1f} cm²",
+            "average ÷(n − 1) estimate": f"{unbiased.mean():.1f} cm²",
+            "population variance σ²": f"{self.sigma**2:.1f} cm²",
+        }
+
+
+def train_two_layer(
+    X, y, *, hidden: int = 8, steps: int = 200, lr: float = 0.3, seed: int = 0, record_every: int = 5
+):
+    """Train ŷ = relu(X W1 + b1) W2 + b2 on the MSE with full-batch gradient descent; record the hidden
+    layer's inputs (pre-activations) on the way.
+
+    X: (n, d) inputs, y: (n,) targets. Returns a dict with
+        "steps":  (S,) the recorded step numbers (0, record_every, …, steps),
+        "hidden": (S, n, hidden) the pre-activations X W1 + b1 at each recorded step,
+        "inputs": (n, d) X itself (it never changes), "loss": (S,) the MSE at each recorded step.
+    """
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    n, d = X.shape
+    rng = np.random.default_rng(seed)
+    W1 = rng.standard_normal((d, hidden)) * np.sqrt(2.0 / d)  # He initialization for ReLU
+    b1 = np.zeros(hidden)
+    W2 = rng.standard_normal(hidden) * np.sqrt(1.0 / hidden)
+    b2 = 0.0
+    recorded_steps, hidden_inputs, losses = [], [], []
+    for step in range(steps + 1):
+        pre = X @ W1 + b1  # (n, hidden): what the hidden layer receives
+        act = np.maximum(pre, 0.0)
+        error = act @ W2 + b2 - y  # (n,)
+        if step % record_every == 0:
+            recorded_steps.append(step)
+            hidden_inputs.append(pre)
+            losses.append(np.mean(error**2))
+        if step == steps:
+            break
+        # Backward pass of the MSE, then one gradient step on every parameter.
+        d_out = 2.0 * error / n
+        d_pre = np.outer(d_out, W2) * (pre > 0)
+        W2 = W2 - lr * act.T @ d_out
+        b2 = b2 - lr * d_out.sum()
+        W1 = W1 - lr * X.T @ d_pre
+        b1 = b1 - lr * d_pre.sum(axis=0)
+    return {
+        "steps": np.array(recorded_steps),
+        "hidden": np.array(hidden_inputs),
+        "inputs": X,
+        "loss": np.array(losses),
+    }
+
+
+class HiddenDriftPanel(Panel):
+    """Slide through training: the network's inputs stay standardized, a hidden layer's inputs drift.
+
+    A tiny network (2 standardized inputs → 8 ReLU units → body weight) is trained once when the panel is
+    made. Left: one input feature's histogram, the same at every step. Right: the pre-activations of one
+    hidden unit at the chosen step (filled) and at step 0 (outline). Readouts: their mean and std.
+    """
+
+    title = "Normalized once, the inputs stay put; hidden layers' inputs move"
+    figsize = (7.4, 3.4)
+    steps = 200
+
+    def __init__(self, **values):
+        from bnlib.data import height_age
+
+        data = height_age()
+        X, _ = standardize(data.X)
+        y = (data.y - data.y.mean()) / data.y.std()
+        self.run = train_two_layer(X, y, steps=self.steps)
+        super().__init__(**values)
+
+    def controls(self):
+        return {
+            "step": widgets.IntSlider(
+                value=self.steps, min=0, max=self.steps, step=5, description="training step"
+            ),
+            "unit": widgets.IntSlider(
+                value=0, min=0, max=self.run["hidden"].shape[2] - 1, description="hidden unit"
+            ),
+        }
+
+    def setup(self, fig):
+        self.ax_in, self.ax_hidden = fig.subplots(1, 2)
+        fig.subplots_adjust(left=0.05, right=0.97, top=0.86, bottom=0.16, wspace=0.15)
+        counts, edges = np.histogram(self.run["inputs"][:, 0], bins=BINS)
+        self.ax_in.stairs(counts, edges, fill=True, color="#2563eb", alpha=0.6)
+        self.input_title = self.ax_in.set_title("", fontsize=9)
+        self.ax_in.set_xlabel("standardized height (network input)")
+        self.hidden_now = self.ax_hidden.stairs([0.0], [0.0, 1.0], fill=True, color="#ea580c", alpha=0.6)
+        self.hidden_start = self.ax_hidden.stairs([0.0], [0.0, 1.0], color="black", lw=1.2)
+        (self.hidden_mean,) = self.ax_hidden.plot([], [], "v", color="#ea580c", mec="black", ms=8)
+        (self.input_mean,) = self.ax_in.plot([], [], "v", color="#2563eb", mec="black", ms=8)
+        self.hidden_title = self.ax_hidden.set_title("", fontsize=9)
+        self.ax_hidden.set_xlabel("hidden unit's input  x·w + b  (outline: step 0)")
+        for ax in (self.ax_in, self.ax_hidden):
+            ax.set_yticks([])
+
+    def render(self, step, unit):
+        index = int(np.searchsorted(self.run["steps"], step))
+        now = self.run["hidden"][index, :, unit]
+        start = self.run["hidden"][0, :, unit]
+        edges = np.histogram_bin_edges(np.concatenate([now, start]), bins=BINS)
+        counts_now, _ = np.histogram(now, bins=edges)
+        counts_start, _ = np.histogram(start, bins=edges)
+        self.hidden_now.set_data(counts_now, edges)
+        self.hidden_start.set_data(counts_start, edges)
+        tallest = max(counts_now.max(), counts_start.max())
+        self.hidden_mean.set_data([now.mean()], [tallest * 1.08])
+        self.ax_hidden.set_xlim(edges[0], edges[-1])
+        self.ax_hidden.set_ylim(0, tallest * 1.15)
+        inputs = self.run["inputs"][:, 0]
+        self.input_mean.set_data([inputs.mean()], [np.histogram(inputs, bins=BINS)[0].max() * 1.08])
+        self.ax_in.set_ylim(0, np.histogram(inputs, bins=BINS)[0].max() * 1.15)
+        self.input_title.set_text(f"input at step {step}: mean {inputs.mean():+.2f}, std {inputs.std():.2f}")
+        self.hidden_title.set_text(
+            f"hidden unit {unit} at step {step}: mean {now.mean():+.2f}, std {now.std():.2f}"
+        )
+        return {
+            "input mean, std (every step)": f"{inputs.mean():+.3f}, {inputs.std():.3f}",
+            f"hidden unit {unit} at step 0": f"mean {start.mean():+.3f}, std {start.std():.3f}",
+            f"hidden unit {unit} at step {step}": f"mean {now.mean():+.3f}, std {now.std():.3f}",
+            "training loss (MSE of standardized weight)": f"{self.run['loss'][index]:.3f}",
+        }
