@@ -1,84 +1,88 @@
 """Benchmark: bnlib's batch norm (staged and compact backward) against PyTorch on the CPU.
 
 Run with ``python benchmarks/bench_batchnorm.py``. For x of shape (N, D) = (256, 512) in float32 it times
-one training step (forward + backward) three ways, takes the median over repeated runs after a warm-up,
-and prints a Markdown table whose ratios all come from this one run:
+one training step (forward + backward) three ways and prints a Markdown table whose ratios all come from
+this one run:
 
     bnlib forward + staged backward     (the node-by-node graph, written for reading)
-    bnlib forward + compact backward    (the closed form)
+    bnlib forward + compact backward    (the closed form, written for speed)
     torch forward + autograd backward   (torch.nn.functional.batch_norm, default thread count)
 
-Forward and backward are also timed separately for bnlib, so the backward-only speed-up is visible too.
+Forward and backward are also timed on their own for bnlib, so the backward-only speed-up is visible.
+The calls take turns in short blocks (round robin, first run of each block untimed), and the table shows
+medians: on a shared machine a burst of load then hits all methods alike instead of skewing one ratio.
+
+Much of the staged backward's cost on some machines is memory, not arithmetic: it allocates about ten
+temporary arrays per call, and when the allocator hands freed memory back to the operating system every
+new array pays page faults again. The compact backward allocates one array.
 """
 
 import statistics
-import timeit
+import time
 
 import numpy as np
 
 from bnlib.batchnorm import batchnorm_backward, batchnorm_backward_compact, batchnorm_forward
 
 N, D = 256, 512
-REPEATS = 200  # timed runs per measurement, after the warm-up
-WARMUP = 20
+ROUNDS = 20  # each round runs every call in a block of BLOCK runs
+BLOCK = 6  # the first run of a block is a warm-up (caches, torch's worker threads), the rest are timed
+REPEATS = ROUNDS * (BLOCK - 1)  # timed runs per call
 
 
-def median_seconds(step, repeats=REPEATS, warmup=WARMUP):
-    """Median wall time of ``step()`` in seconds over ``repeats`` runs, after ``warmup`` untimed runs."""
-    for _ in range(warmup):
-        step()
-    return statistics.median(timeit.repeat(step, number=1, repeat=repeats))
+def interleaved_medians(calls, rounds=ROUNDS, block=BLOCK):
+    """Median wall time in seconds of each call in ``calls`` (name -> no-argument callable).
+
+    The calls take turns in blocks: each of ``rounds`` rounds runs every call ``block`` times in a row and
+    times all but the first run of the block.
+    """
+    timings = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            call()
+            for _ in range(block - 1):
+                start = time.perf_counter()
+                call()
+                timings[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in timings.items()}
 
 
-def _bnlib_rows(x, gamma, beta, dout):
+def _bnlib_calls(x, gamma, beta, dout):
     _, cache = batchnorm_forward(x, gamma, beta)
-    forward = median_seconds(lambda: batchnorm_forward(x, gamma, beta))
-    rows = []
-    for name, backward in (("staged", batchnorm_backward), ("compact", batchnorm_backward_compact)):
-        backward_only = median_seconds(lambda backward=backward: backward(dout, cache))
-        step = median_seconds(lambda backward=backward: backward(dout, batchnorm_forward(x, gamma, beta)[1]))
-        rows.append(
-            {
-                "method": f"bnlib forward + {name} backward",
-                "forward_ms": forward * 1e3,
-                "backward_ms": backward_only * 1e3,
-                "step_ms": step * 1e3,
-            }
-        )
-    return rows
+    return {
+        "forward": lambda: batchnorm_forward(x, gamma, beta),
+        "staged backward": lambda: batchnorm_backward(dout, cache),
+        "compact backward": lambda: batchnorm_backward_compact(dout, cache),
+        "staged step": lambda: batchnorm_backward(dout, batchnorm_forward(x, gamma, beta)[1]),
+        "compact step": lambda: batchnorm_backward_compact(dout, batchnorm_forward(x, gamma, beta)[1]),
+    }
 
 
-def _torch_row(x, gamma, beta, dout):
+def _torch_calls(x, gamma, beta, dout):
     import torch  # imported here so the module stays importable without torch
 
-    xt = torch.from_numpy(x).requires_grad_(True)
-    gt = torch.from_numpy(gamma).requires_grad_(True)
-    bt = torch.from_numpy(beta).requires_grad_(True)
-    dt = torch.from_numpy(dout)
+    x_t, gamma_t, beta_t = (torch.from_numpy(a).requires_grad_(True) for a in (x, gamma, beta))
+    dout_t = torch.from_numpy(dout)
 
     def forward():
-        return torch.nn.functional.batch_norm(xt, None, None, gt, bt, training=True)
+        return torch.nn.functional.batch_norm(x_t, None, None, gamma_t, beta_t, training=True)
+
+    def forward_only():
+        with torch.no_grad():
+            forward()
 
     def step():
-        # Fresh gradients each run, as an optimizer's zero_grad would give.
-        xt.grad = gt.grad = bt.grad = None
-        forward().backward(dt)
+        x_t.grad = gamma_t.grad = beta_t.grad = None  # fresh gradients, as zero_grad would give
+        forward().backward(dout_t)
 
-    with torch.no_grad():
-        forward_only = median_seconds(forward)
-    return {
-        "method": f"torch forward + autograd backward ({torch.get_num_threads()} threads)",
-        "forward_ms": forward_only * 1e3,
-        "backward_ms": float("nan"),
-        "step_ms": median_seconds(step) * 1e3,
-    }
+    return {"torch forward": forward_only, "torch step": step}, torch.get_num_threads()
 
 
 def main(seed=0):
     """Time the three methods; print a Markdown table and return its rows as a list of dicts.
 
     Each row: method, forward_ms, backward_ms (NaN for torch, whose backward is not run alone),
-    step_ms (forward + backward), and step_vs_compact = step_ms / compact's step_ms.
+    step_ms (forward + backward) and step_vs_compact = step_ms / the compact row's step_ms.
     """
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(N, D)).astype(np.float32)
@@ -86,13 +90,33 @@ def main(seed=0):
     beta = rng.normal(size=D).astype(np.float32)
     dout = rng.normal(size=(N, D)).astype(np.float32)
 
-    rows = _bnlib_rows(x, gamma, beta, dout) + [_torch_row(x, gamma, beta, dout)]
-    compact = rows[1]
+    torch_calls, threads = _torch_calls(x, gamma, beta, dout)
+    ms = {
+        name: t * 1e3
+        for name, t in interleaved_medians(_bnlib_calls(x, gamma, beta, dout) | torch_calls).items()
+    }
+    rows = [
+        {
+            "method": f"bnlib forward + {kind} backward",
+            "forward_ms": ms["forward"],
+            "backward_ms": ms[f"{kind} backward"],
+            "step_ms": ms[f"{kind} step"],
+        }
+        for kind in ("staged", "compact")
+    ]
+    rows.append(
+        {
+            "method": f"torch forward + autograd backward ({threads} threads)",
+            "forward_ms": ms["torch forward"],
+            "backward_ms": float("nan"),
+            "step_ms": ms["torch step"],
+        }
+    )
+    staged, compact, torch_row = rows
     for row in rows:
         row["step_vs_compact"] = row["step_ms"] / compact["step_ms"]
 
-    staged, torch_row = rows[0], rows[2]
-    print(f"Batch norm training step, x of shape ({N}, {D}) float32, median of {REPEATS} runs\n")
+    print(f"Batch norm training step, x of shape ({N}, {D}) float32, median of {REPEATS} interleaved runs\n")
     print("| method | forward (ms) | backward (ms) | forward + backward (ms) | step / compact step |")
     print("|---|---:|---:|---:|---:|")
     for row in rows:
@@ -105,7 +129,9 @@ def main(seed=0):
         f"compact vs staged, backward only:      {staged['backward_ms'] / compact['backward_ms']:.2f}x faster"
     )
     print(f"compact vs staged, forward + backward: {staged['step_ms'] / compact['step_ms']:.2f}x faster")
-    print(f"compact vs torch,  forward + backward: {compact['step_ms'] / torch_row['step_ms']:.2f}x torch's")
+    print(
+        f"compact vs torch,  forward + backward: {compact['step_ms'] / torch_row['step_ms']:.2f}x torch's time"
+    )
     return rows
 
 
