@@ -11,8 +11,6 @@ Layer, group and instance norm never mix examples, so they behave the same in tr
 need no running statistics, and work with a batch of one (which is why recurrent nets and transformers
 use layer norm). Results match torch.nn.functional.layer_norm (normalized_shape = x.shape[1:]),
 group_norm and instance_norm.
-
-Explained in notebooks/03_batchnorm_layer.ipynb
 """
 
 import numpy as np
