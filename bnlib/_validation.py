@@ -6,6 +6,7 @@ arguments; they never change any state, which is what lets a layer validate ever
 its running statistics only afterwards.
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -132,7 +133,7 @@ def check_more_than_one_value(x, axes, name="x"):
 
     Same condition and wording as PyTorch's "Expected more than 1 value per channel when training".
     """
-    values_per_channel = int(np.prod([x.shape[axis] for axis in axes]))
+    values_per_channel = math.prod(x.shape[axis] for axis in axes)
     if values_per_channel == 1:
         raise ValueError(
             f"Expected more than 1 value per channel when training, got input size {x.shape}: batch "

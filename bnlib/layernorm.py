@@ -13,7 +13,7 @@ use layer norm). Results match torch.nn.functional.layer_norm (normalized_shape 
 group_norm and instance_norm.
 """
 
-import numpy as np
+import math
 
 from bnlib._validation import (
     as_float_array,
@@ -124,7 +124,7 @@ def instancenorm_forward(x, eps=1e-5):
         allowed_ndims=(3, 4),
         hint="instance norm averages over positions (L or H, W); use layer norm for (N, D)",
     )
-    positions = int(np.prod(x.shape[2:]))
+    positions = math.prod(x.shape[2:])
     if positions == 1:
         raise ValueError(
             f"Expected more than 1 spatial element, got input size {x.shape}: instance norm over one "
