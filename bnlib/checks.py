@@ -311,6 +311,87 @@ def _matched_hints(got: tuple, case, mistakes: list[Mistake], tol: Tolerance, ex
 
 
 # ---------------------------------------------------------------------------------------------------------
+# The variance of a list of numbers (L4)
+
+
+@dataclass(frozen=True)
+class ValuesCase:
+    """A 1-D array of values whose (biased) variance the learner computes."""
+
+    label: str
+    values: np.ndarray
+    large_offset: bool = False
+
+    @property
+    def tol(self) -> Tolerance:
+        # Relative only: a variance of 1e-4 must be right to 1e-6 of itself, not to 1e-7 in absolute terms.
+        return Tolerance(rtol=1e-4 if self.values.dtype == np.float32 else 1e-6, atol=1e-12)
+
+
+def _variance_variant(case: ValuesCase, *, ddof=0, brackets=True, naive=False, root=False) -> tuple[float]:
+    """The variance in float64 with one deliberate change (the defaults give the right answer)."""
+    v = case.values.astype(np.float64)
+    n, mean = len(v), v.mean()
+    if naive:
+        var = (v**2).mean() - mean**2
+    elif not brackets:  # 1/n multiplies the first square only, as written on the video's slide
+        var = (v[0] - mean) ** 2 / n + ((v[1:] - mean) ** 2).sum()
+    else:
+        var = ((v - mean) ** 2).sum() / (n - ddof)
+    return (float(np.sqrt(var)) if root else float(var),)
+
+
+VARIANCE_MISTAKES = [
+    Mistake(
+        "1/N multiplies only the first square: it must multiply the whole sum, "
+        "(1/N)·[(x₁ − μ)² + … + (x_N − μ)²] (L4).",
+        lambda case: _variance_variant(case, brackets=False),
+    ),
+    Mistake(
+        "you divided by N − 1 (the unbiased estimate); batch norm normalizes with the batch's own variance, "
+        "dividing by N (L8).",
+        lambda case: _variance_variant(case, ddof=1),
+    ),
+    Mistake(
+        "that is the standard deviation; the variance is its square.",
+        lambda case: _variance_variant(case, root=True),
+    ),
+    Mistake(
+        "mean(x²) − mean(x)² cancels catastrophically for large values with a small spread; average the "
+        "squared deviations from the mean instead.",
+        lambda case: _variance_variant(case, naive=True),
+    ),
+]
+
+
+def check_variance(student_fn: Callable) -> CheckResult:
+    """Check ``student_fn(values) -> float``: the biased variance (1/N)·Σ(x − μ)² of a 1-D array."""
+    cases = [
+        ValuesCase("hours of sleep 4, 5, 7", np.array([4.0, 5.0, 7.0])),
+        ValuesCase("two values", np.array([1.5, -0.5])),
+        ValuesCase(
+            "large offset, 1e4 + a spread of 1e-2", 1e4 + np.array([0.01, -0.02, 0.015, 0.0, -0.005]), True
+        ),
+        ValuesCase("float32 values", np.array([2.0, 3.5, -1.0, 0.25], dtype=np.float32)),
+    ]
+
+    def run_one(case: ValuesCase):
+        values = case.values.copy()
+        try:
+            got = _call(student_fn, values, signature="variance(values) -> float")
+        except _StudentRaised as raised:
+            return [raised.problem], raised.hints
+        expected = _variance_variant(case)
+        problems = _compare("the variance", got, expected[0], case.tol)
+        problems += _unchanged_inputs_problem(case, {"values": case.values}, {"values": values})
+        if problems:
+            return problems, _failure_hints((got,), case, VARIANCE_MISTAKES, expected)
+        return None
+
+    return _finish(_run_cases(getattr(student_fn, "__name__", "variance"), cases, run_one))
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Cases for batch norm
 
 
@@ -935,57 +1016,49 @@ def check_condition_number(student_fn: Callable) -> CheckResult:
 def check_learning_rate(lr, X, y, *, max_steps: int = 2000, rtol: float = 1e-6) -> CheckResult:
     """Check that gradient descent with step ``lr`` on the loss of ŷ = X·w, from w = 0, converges.
 
+    lr: a positive number, or a function ``choose_learning_rate(X) -> lr`` (called with a copy of X).
     Converges means: the excess loss L(w) − L(w*) falls below rtol times its starting value within
     ``max_steps`` steps and stays there. X: (n, d); y: (n,).
     """
     from bnlib.surface import steps_to_converge
 
-    loss = _loss_of(np.asarray(X, dtype=float), np.asarray(y, dtype=float))
-    name = "learning rate"
-    lam_min, lam_max = loss.eigenvalues[0], loss.eigenvalues[-1]
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    loss = _loss_of(X, y)
     label = f"gradient descent from w = 0, at most {max_steps} steps"
+    name = getattr(lr, "__name__", "learning rate")
+
+    def fail(problem, hint):
+        return _finish(CheckResult(name, False, failed_case=label, problems=[problem], hints=[hint]))
+
+    if callable(lr):
+        try:
+            lr = _call(lr, X.copy(), signature="choose_learning_rate(X) -> float")
+        except _StudentRaised as raised:
+            return fail(raised.problem, (raised.hints or ["see the traceback line above."])[0])
     if (
         isinstance(lr, bool)
         or not isinstance(lr, (int, float, np.floating, np.integer))
         or not np.isfinite(lr)
     ):
-        return _finish(
-            CheckResult(
-                name,
-                False,
-                failed_case=label,
-                problems=[f"lr is {lr!r}, not a number."],
-                hints=["set lr to a positive float, e.g. lr = 1e-5."],
-            )
-        )
+        return fail(f"the learning rate is {lr!r}, not a finite number.", "return a positive float.")
     if lr <= 0:
-        return _finish(
-            CheckResult(
-                name,
-                False,
-                failed_case=label,
-                problems=[f"lr = {lr} is not positive."],
-                hints=["a step goes downhill only for lr > 0."],
-            )
-        )
+        return fail(f"η = {lr} is not positive.", "a step goes downhill only for η > 0.")
     steps = steps_to_converge(loss, np.zeros(loss.dim), float(lr), rtol=rtol, max_steps=max_steps)
     if steps is not None:
         return _finish(CheckResult(name, True, cases_passed=[f"η = {lr:.4g} converges in {steps} steps"]))
+    lam_min, lam_max = loss.eigenvalues[0], loss.eigenvalues[-1]
     factor_steep, factor_flat = abs(1 - lr * lam_max), abs(1 - lr * lam_min)
     if factor_steep >= 1.0:
-        problem = (
+        return fail(
             f"η = {lr:.4g} diverges: along the steepest direction (λ_max = {lam_max:.4g}) the error is "
-            f"multiplied by |1 − η·λ_max| = {factor_steep:.4g} ≥ 1 at every step."
+            f"multiplied by |1 − η·λ_max| = {factor_steep:.4g} ≥ 1 at every step.",
+            "gradient descent is stable only for η < 2/λ_max; compute λ_max from the Hessian 2·XᵀX/n.",
         )
-        hint = "gradient descent is stable only for η < 2/λ_max; compute λ_max from the Hessian 2·XᵀX/n."
-    else:
-        problem = (
-            f"η = {lr:.4g} is stable but too slow: along the flattest direction (λ_min = {lam_min:.4g}) the "
-            f"error shrinks only by |1 − η·λ_min| = {factor_flat:.6f} per step:"
-            f" too little in {max_steps} steps."
-        )
-        hint = "take a larger step, up to just below 2/λ_max; 2/(λ_min + λ_max) balances both directions."
-    return _finish(CheckResult(name, False, failed_case=label, problems=[problem], hints=[hint]))
+    return fail(
+        f"η = {lr:.4g} is stable but too slow: along the flattest direction (λ_min = {lam_min:.4g}) the "
+        f"error shrinks only by |1 − η·λ_min| = {factor_flat:.6f} per step: too little in {max_steps} steps.",
+        "take a larger step, up to just below 2/λ_max; 2/(λ_min + λ_max) balances both directions.",
+    )
 
 
 @dataclass(frozen=True)
