@@ -6,7 +6,8 @@ this one run:
 
     bnlib forward + staged backward     (the node-by-node graph, written for reading)
     bnlib forward + compact backward    (the closed form, written for speed)
-    torch forward + autograd backward   (torch.nn.functional.batch_norm, default thread count)
+    torch forward + autograd backward   (torch.nn.functional.batch_norm, default thread count, and
+                                         again on one thread like numpy's elementwise work)
 
 Forward and backward are also timed on their own for bnlib, so the backward-only speed-up is visible.
 The calls take turns in short blocks (round robin, first run of each block untimed), and the table shows
@@ -75,13 +76,33 @@ def _torch_calls(x, gamma, beta, dout):
         x_t.grad = gamma_t.grad = beta_t.grad = None  # fresh gradients, as zero_grad would give
         forward().backward(dout_t)
 
-    return {"torch forward": forward_only, "torch step": step}, torch.get_num_threads()
+    threads = torch.get_num_threads()
+
+    def single_threaded(call):
+        # numpy's elementwise work runs on one core; this row compares like with like.
+        def run():
+            torch.set_num_threads(1)
+            try:
+                call()
+            finally:
+                torch.set_num_threads(threads)
+
+        return run
+
+    calls = {
+        "torch forward": forward_only,
+        "torch step": step,
+        "torch forward, 1 thread": single_threaded(forward_only),
+        "torch step, 1 thread": single_threaded(step),
+    }
+    return calls, threads
 
 
 def main(seed=0):
-    """Time the three methods; print a Markdown table and return its rows as a list of dicts.
+    """Time bnlib (staged, compact) and torch; print a Markdown table and return its rows as a list of dicts.
 
-    Each row: method, forward_ms, backward_ms (NaN for torch, whose backward is not run alone),
+    Rows: staged, compact, torch (default threads), torch (1 thread). Each row: method, forward_ms,
+    backward_ms (NaN for torch, whose backward is not run alone),
     step_ms (forward + backward) and step_vs_compact = step_ms / the compact row's step_ms.
     """
     rng = np.random.default_rng(seed)
@@ -104,15 +125,16 @@ def main(seed=0):
         }
         for kind in ("staged", "compact")
     ]
-    rows.append(
-        {
-            "method": f"torch forward + autograd backward ({threads} threads)",
-            "forward_ms": ms["torch forward"],
-            "backward_ms": float("nan"),
-            "step_ms": ms["torch step"],
-        }
-    )
-    staged, compact, torch_row = rows
+    for suffix, label in (("", f"{threads} threads (default)"), (", 1 thread", "1 thread")):
+        rows.append(
+            {
+                "method": f"torch forward + autograd backward, {label}",
+                "forward_ms": ms[f"torch forward{suffix}"],
+                "backward_ms": float("nan"),
+                "step_ms": ms[f"torch step{suffix}"],
+            }
+        )
+    staged, compact, torch_row, torch_single = rows
     for row in rows:
         row["step_vs_compact"] = row["step_ms"] / compact["step_ms"]
 
@@ -129,9 +151,10 @@ def main(seed=0):
         f"compact vs staged, backward only:      {staged['backward_ms'] / compact['backward_ms']:.2f}x faster"
     )
     print(f"compact vs staged, forward + backward: {staged['step_ms'] / compact['step_ms']:.2f}x faster")
-    print(
-        f"compact vs torch,  forward + backward: {compact['step_ms'] / torch_row['step_ms']:.2f}x torch's time"
-    )
+    for label, row in ((f"torch ({threads} threads)", torch_row), ("torch (1 thread)", torch_single)):
+        print(
+            f"compact vs {label + ',':17s} forward + backward: {compact['step_ms'] / row['step_ms']:.2f}x its time"
+        )
     return rows
 
 
