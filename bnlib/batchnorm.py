@@ -107,8 +107,9 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5):
     x: array of shape (N, D), (N, C, L) or (N, C, H, W), float32 or float64.
     gamma, beta: arrays of shape (D,) or (C,): the learned spread and centre of each feature/channel.
     eps: positive float added to the variance.
-    Returns (out, cache): out has x's shape and dtype; cache holds the graph's nodes for the backward passes
-    (``mean`` and ``var`` keep x's number of dimensions, e.g. shape (1, C, 1, 1)).
+    Returns (out, cache): out has x's shape and dtype; cache is a dict of the graph's nodes for the backward
+    passes: ``x_hat`` and ``centered`` (x's shape); ``mean``, ``var`` (biased), ``invstd`` and ``gamma``
+    shaped to broadcast over x, e.g. (1, C, 1, 1); ``eps``; ``axes`` (the reduced axes).
 
     Explained in notebooks/03_batchnorm_layer.ipynb
     """
