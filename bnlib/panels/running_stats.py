@@ -108,6 +108,9 @@ class RunningStatsPanel(Panel):
 NUM_BATCHES = 300
 NOISE_BATCH_SIZES = (2, 4, 8, 16, 32, 64, 128, 256)
 HISTOGRAM_EDGES = np.linspace(-4.5, 4.5, 61)
+JITTER_FLOOR = (
+    1e-3  # the log axis shows a jitter of 0 (an outlier in a batch of 2 is always +1) at this floor
+)
 
 
 def jitter_by_batch_size(example, companions, batch_sizes=NOISE_BATCH_SIZES):
@@ -172,7 +175,7 @@ class BatchNoisePanel(Panel):
         self.trend_ax.set_yscale("log")
         self.trend_ax.set_xlabel("batch size B")
         self.trend_ax.set_ylabel("jitter (std of x̂)")
-        self.trend_ax.legend(loc="lower left", fontsize=7)
+        self.trend_ax.legend(loc="best", fontsize=7)
         fig.tight_layout()
 
     def render(self, batch_size, position):
@@ -188,14 +191,18 @@ class BatchNoisePanel(Panel):
             self._jitter_curves[position] = jitter_by_batch_size(example, self.companions)[:, 0]
         jitter = self._jitter_curves[position]
         sizes = np.array(NOISE_BATCH_SIZES, dtype=float)
-        self.trend.set_data(sizes, jitter)
+        self.trend.set_data(sizes, np.maximum(jitter, JITTER_FLOOR))
         self.reference.set_data(sizes, jitter[-1] * np.sqrt(sizes[-1] / sizes))  # anchored at the largest B
         spread = outputs.std()
-        self.current.set_data([batch_size], [max(spread, 1e-4)])
-        self.trend_ax.set_ylim(1e-3 + 0.5 * min(jitter.min(), spread), 2 * max(jitter.max(), spread))
+        self.current.set_data([batch_size], [max(spread, JITTER_FLOOR)])
+        self.trend_ax.set_ylim(
+            0.5 * max(min(jitter.min(), spread), JITTER_FLOOR), 2 * max(jitter.max(), spread)
+        )
         return {
             "jitter (std over batches)": f"{spread:.3f}",
             "jitter · √B": f"{spread * np.sqrt(batch_size):.2f}",
             "eval-mode output": f"{position:.2f}",
             "mean training-mode output": f"{outputs.mean():.2f}",
+            # In a batch of B, no normalized value can exceed √(B − 1): small batches also squash outliers.
+            "largest possible |x̂| = √(B − 1)": f"{np.sqrt(batch_size - 1):.2f}",
         }
