@@ -18,6 +18,8 @@ import numpy as np
 # How many of each unit make one base unit (cm for height, years for age).
 HEIGHT_UNITS = {"cm": 1.0, "m": 0.01, "in": 1 / 2.54}
 AGE_UNITS = {"years": 1.0, "months": 12.0}
+# "kg per year", not "kg per years".
+UNIT_SINGULAR = {"cm": "cm", "m": "m", "in": "inch", "years": "year", "months": "month"}
 
 # The population the examples are drawn from, in base units (adults).
 HEIGHT_MEAN_CM, HEIGHT_STD_CM = 170.0, 10.0
@@ -72,7 +74,7 @@ class HeightAgeData:
         lines.append(
             f"  model: {self.target_name} = {self.true_intercept:.4g} {self.target_unit}"
             + "".join(
-                f" + {c:.4g} {self.target_unit}/{u}·{name}"
+                f" + {c:.4g} {self.target_unit}/{UNIT_SINGULAR[u]}·{name}"
                 for c, name, u in zip(self.true_coef, self.feature_names, self.feature_units, strict=True)
             )
             + f" + noise (std {self.noise_std:g} {self.target_unit}); correlation(height, age) = "

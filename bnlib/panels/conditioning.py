@@ -10,8 +10,9 @@ Explained in notebooks/02_loss_surface_conditioning.ipynb, section "The loss ove
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
-from bnlib.data import AGE_UNITS, HEIGHT_UNITS, height_age
+from bnlib.data import AGE_UNITS, HEIGHT_UNITS, UNIT_SINGULAR, height_age
 from bnlib.live import Panel, Unstable
 from bnlib.surface import QuadraticLoss, excess_loss_curve, gradient_descent, steps_to_converge
 from bnlib.transforms import transform_by_name
@@ -20,7 +21,6 @@ GRID = 72  # pixels per side of the loss image: coarse, cheap, smooth enough for
 RTOL = 1e-6  # "converged": the excess loss has shrunk a million-fold
 MAX_STEPS = 100_000
 PANEL_TRANSFORMS = ["raw", "centered", "min–max", "standardized", "whitened (ZCA)"]
-UNIT_SINGULAR = {"cm": "cm", "m": "m", "in": "inch", "years": "year", "months": "month"}
 # What one unit of each weight means, per transform (kg per ...).
 WEIGHT_UNIT = {
     "raw": "kg per {unit}",
@@ -73,7 +73,7 @@ class LossSurfacePanel(Panel):
     """
 
     title = "The loss over the weights, and gradient descent on it"
-    figsize = (8.6, 4.3)
+    figsize = (8.2, 4.0)
 
     def controls(self):
         slider = dict(continuous_update=True, style={"description_width": "110px"})
@@ -118,13 +118,19 @@ class LossSurfacePanel(Panel):
         (self.optimum,) = self.ax.plot([], [], "*", color="#facc15", mec="black", ms=13)
         self.ax.set_title("MSE over the weights  (color: log₁₀ of L − L* relative to the start)", fontsize=9)
 
-        self.ax_curve.set_yscale("log")
-        self.ax_curve.set_ylim(1e-9, 1e3)
-        self.ax_curve.axhline(RTOL, color="#6b7280", ls="--", lw=0.8)
-        self.ax_curve.text(1, RTOL * 1.6, "converged", fontsize=8, color="#6b7280")
+        # log10 on a linear axis with five fixed labels: the same picture as a log axis, at a fraction of
+        # the drawing cost (a log axis lays out dozens of minor ticks on every redraw).
+        self.ax_curve.set_ylim(-9.5, 3.5)
+        exponents = [-9, -6, -3, 0, 3]
+        self.ax_curve.set_yticks(exponents, [f"1e{e}" for e in exponents])
+        self.ax_curve.axhline(np.log10(RTOL), color="#6b7280", ls="--", lw=0.8)
+        self.ax_curve.text(1, np.log10(RTOL) + 0.25, "converged", fontsize=8, color="#6b7280")
         (self.curve,) = self.ax_curve.plot([], [], color="#dc2626", lw=1.5)
         self.ax_curve.set_xlabel("step")
         self.ax_curve.set_ylabel("(L − L*) / (L₀ − L*)")
+        self.ax_curve.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+        for axis in (self.ax.xaxis, self.ax.yaxis):
+            axis.set_major_locator(MaxNLocator(5))
         self.ax_curve.set_title("excess loss per step", fontsize=9)
 
     def _frame(self, loss, w0):
@@ -174,7 +180,8 @@ class LossSurfacePanel(Panel):
         path = gradient_descent(loss, w0, lr, steps, momentum)
         self.path.set_data(*path.weights.T)
         curve = excess_loss_curve(loss, w0, lr, steps, momentum) / start_excess
-        shown = np.minimum(curve, 1e30)  # a diverging run leaves the plot's range; keep it drawable
+        # log10 of a diverging run's inf is clipped far above the plot: drawable, and clearly off the top.
+        shown = np.log10(np.clip(curve, 1e-300, 1e300))
         self.curve.set_data(np.arange(len(shown)), shown)
         self.ax_curve.set_xlim(0, steps)
 
@@ -196,3 +203,38 @@ class LossSurfacePanel(Panel):
             "steps until L − L* shrinks 10⁶×": format_steps(steps_needed),
             f"L − L* after {steps} steps": f"{curve[-1] * start_excess:.3g} kg²",
         }
+
+
+def plot_data_vs_loss(data=None, figsize=(9.0, 3.8)):
+    """Two pictures side by side that are easy to confuse (L3): the data over (height, age), colored by body
+    weight, and the loss over the weights (w_height, w_age). Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    data = height_age() if data is None else data
+    loss = QuadraticLoss.from_data(data.X, data.y)
+    fig, (ax_data, ax_loss) = plt.subplots(1, 2, figsize=figsize)
+    points = ax_data.scatter(data.X[:, 0], data.X[:, 1], c=data.y, s=12, cmap="plasma")
+    fig.colorbar(points, ax=ax_data, label=f"{data.target_name} ({data.target_unit})")
+    ax_data.set_xlabel(f"height ({data.feature_units[0]})")
+    ax_data.set_ylabel(f"age ({data.feature_units[1]})")
+    ax_data.set_title("the DATA: one dot per person (not a loss)", fontsize=10)
+
+    w0 = np.zeros(2)
+    start_excess = float(loss.excess_loss(w0))
+    centre, half = (w0 + loss.minimizer) / 2, float(np.abs(loss.minimizer - w0).max())
+    x0, x1, y0, y1 = centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half
+    w1, w2 = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))
+    field = np.log10(loss.loss_grid(w1, w2, excess=True) / start_excess + 1e-12)
+    image = ax_loss.imshow(field, origin="lower", extent=(x0, x1, y0, y1), cmap="viridis_r", vmin=-6, vmax=1)
+    for k in range(6):
+        ax_loss.plot(*loss.level_set(start_excess * 4.0**-k).T, color="white", lw=0.8, alpha=0.7)
+    ax_loss.plot(*loss.minimizer, "*", color="#facc15", mec="black", ms=13)
+    ax_loss.set_xlim(x0, x1)
+    ax_loss.set_ylim(y0, y1)
+    ax_loss.set_box_aspect(1)
+    fig.colorbar(image, ax=ax_loss, label="log₁₀ (L − L*) / (L(0) − L*)")
+    ax_loss.set_xlabel(f"w_height (kg per {UNIT_SINGULAR[data.feature_units[0]]})")
+    ax_loss.set_ylabel(f"w_age (kg per {UNIT_SINGULAR[data.feature_units[1]]})")
+    ax_loss.set_title("the LOSS: one point per model (w_height, w_age)", fontsize=10)
+    fig.tight_layout()
+    return fig
