@@ -1,0 +1,121 @@
+"""Live panel of notebooks/08_bn_in_practice.ipynb: dropout before a batch-norm layer (L18).
+
+VarianceShiftPanel   dropout rate, where dropout goes, recomputed statistics → the running variance a BN
+                     layer collects in training against the variance it meets at test time, and what its
+                     test-time output looks like then
+"""
+
+import ipywidgets as widgets
+import numpy as np
+
+from bnlib.live import Panel
+
+NUM_EXAMPLES = 2000
+HIDDEN = 64  # units of the previous block (ReLU outputs), each dropped out with probability p
+FEATURES = 16  # features of the linear layer in front of the BN layer
+PLACEMENTS = ("before this BN", "after the last BN")
+HISTOGRAM_EDGES = np.linspace(-4.0, 4.0, 41)
+
+
+def _histogram(values):
+    """Density over HISTOGRAM_EDGES (values outside are left out), as (bin centres, heights)."""
+    heights, edges = np.histogram(values, bins=HISTOGRAM_EDGES, density=False)
+    width = edges[1] - edges[0]
+    return 0.5 * (edges[:-1] + edges[1:]), heights / (values.size * width)
+
+
+class VarianceShiftPanel(Panel):
+    """Inverted dropout keeps the mean of a unit and raises its second moment by 1/(1 − p); the BN layer
+    behind it stores that larger variance and, at test time, divides by too large a std."""
+
+    title = "Dropout before batch norm: the variance shift"
+    figsize = (7.4, 3.6)
+
+    def __init__(self, seed=0, **values):
+        rng = np.random.default_rng(seed)
+        # The previous block's outputs: ReLU of correlated Gaussian pre-activations (no unit: activations).
+        mixing = rng.normal(size=(HIDDEN, HIDDEN)) / np.sqrt(HIDDEN)
+        self.hidden = np.maximum(rng.normal(size=(NUM_EXAMPLES, HIDDEN)) @ mixing + 0.3, 0.0)
+        self.weights = rng.normal(size=(HIDDEN, FEATURES)) / np.sqrt(HIDDEN)
+        self.keep_draws = rng.uniform(size=(NUM_EXAMPLES, HIDDEN))  # unit kept when draw >= p
+        self.test_inputs = (
+            self.hidden @ self.weights
+        )  # what the BN layer receives at test time, (N, FEATURES)
+        self.test_var = self.test_inputs.var(axis=0, ddof=1)
+        self.test_mean = self.test_inputs.mean(axis=0)
+        # Exact expected extra variance from dropout, per feature: Σ_j w_jf² E[a_j²] · p/(1 − p).
+        self.extra_per_rate = (self.hidden**2).mean(axis=0) @ self.weights**2
+        super().__init__(**values)
+
+    def controls(self):
+        return {
+            "rate": widgets.FloatSlider(value=0.5, min=0.0, max=0.9, step=0.05, description="dropout p"),
+            "placement": widgets.Dropdown(options=PLACEMENTS, value=PLACEMENTS[0], description="dropout"),
+            "recompute": widgets.Checkbox(value=False, description="recompute statistics with dropout off"),
+        }
+
+    def setup(self, fig):
+        self.ax_input, self.ax_output = fig.subplots(1, 2)
+        (self.train_line,) = self.ax_input.plot(
+            [], [], drawstyle="steps-mid", color="#dc2626", label="training"
+        )
+        (self.test_line,) = self.ax_input.plot(
+            [], [], drawstyle="steps-mid", color="#2563eb", label="test time"
+        )
+        self.ax_input.set(
+            title="BN input, feature 0 (standardized\nby its test-time statistics)", xlim=(-4, 4)
+        )
+        self.ax_input.set_xlabel("value")
+        self.ax_input.legend(fontsize=7, loc="upper right")
+        grid = np.linspace(-4, 4, 161)
+        self.ax_output.plot(
+            grid,
+            np.exp(-(grid**2) / 2) / np.sqrt(2 * np.pi),
+            color="#6b7280",
+            ls="--",
+            lw=1,
+            label="N(0, 1): what BN promises",
+        )
+        (self.output_line,) = self.ax_output.plot(
+            [], [], drawstyle="steps-mid", color="#2563eb", label="BN output at test time"
+        )
+        self.ax_output.set(title="BN output at test time, all features", xlim=(-4, 4))
+        self.ax_output.set_xlabel("x̂ (running statistics)")
+        self.ax_output.legend(fontsize=7, loc="upper right")
+        for ax in (self.ax_input, self.ax_output):
+            ax.set_yticks([])  # densities: the shapes matter, not the numbers (and fewer labels draw faster)
+            ax.set_xticks([-4, -2, 0, 2, 4])
+        fig.tight_layout()
+
+    def render(self, rate, placement, recompute):
+        dropout_before = placement == PLACEMENTS[0] and rate > 0
+        if dropout_before:
+            kept = self.keep_draws >= rate
+            train_inputs = (self.hidden * kept / (1.0 - rate)) @ self.weights
+        else:
+            train_inputs = self.test_inputs
+        # The running statistics are the training-time ones (their long-run limit), unless recomputed with
+        # dropout off, which gives exactly the test-time ones.
+        source = self.test_inputs if recompute else train_inputs
+        running_mean, running_var = source.mean(axis=0), source.var(axis=0, ddof=1)
+
+        scale = np.sqrt(self.test_var[0])
+        self.train_line.set_data(*_histogram((train_inputs[:, 0] - self.test_mean[0]) / scale))
+        self.test_line.set_data(*_histogram((self.test_inputs[:, 0] - self.test_mean[0]) / scale))
+        x_hat = (self.test_inputs - running_mean) / np.sqrt(running_var + 1e-5)
+        self.output_line.set_data(*_histogram(x_hat.ravel()))
+        self.ax_output.set_ylim(0, max(0.75, 1.1 * self.output_line.get_ydata().max()))
+        top = max(self.train_line.get_ydata().max(), self.test_line.get_ydata().max())
+        self.ax_input.set_ylim(0, 1.1 * top)
+
+        ratio = running_var / self.test_var
+        predicted = (
+            1.0 + (self.extra_per_rate * rate / (1.0 - rate)) / self.test_var if dropout_before else 1.0
+        )
+        if recompute:
+            predicted = np.ones(FEATURES)
+        return {
+            "running_var / test variance": f"{ratio.mean():.3f} (mean over {FEATURES} features)",
+            "predicted from p": f"{np.mean(predicted):.3f}",
+            "std of the test-time BN output": f"{x_hat.std(axis=0).mean():.3f} (BN promises 1)",
+        }
