@@ -105,20 +105,20 @@ class GammaBetaPanel(Panel):
             scaled_curve = (curve - curve.min()) / (curve.max() - curve.min())
             top.plot(grid, scaled_curve, color="#2563eb", linewidth=1.5)
             # Few tick labels: text is what costs most when the figure redraws.
-            top.set(xlim=self.Y_RANGE, ylim=(0, 1.05), title=name, xticks=[-6, 0, 6], yticks=[])
+            top.set(xlim=self.Y_RANGE, ylim=(0, 1.05), xticks=[-6, 0, 6])
+            top.set_title(f"y = γx̂ + β into {name}", fontsize=9)
             (self.output_lines[name],) = bottom.step([], [], where="mid", color="#2563eb", linewidth=1.2)
             low, high = np.round([curve.min(), curve.max()])  # the output's range: (0, 1), (-1, 1), (0, 8)
-            bottom.set(xlim=(low, high), ylim=(0, 1.05), xticks=[low, (low + high) / 2, high], yticks=[])
+            bottom.set(xlim=(low, high), ylim=(0, 1.05), xticks=[low, (low + high) / 2, high])
             bottom.xaxis.set_major_formatter("{x:g}")
             self.output_edges[name] = np.linspace(low, high, 61)
             bottom.set_xlabel(f"{name}(y)", fontsize=8, labelpad=1)
             for ax in (top, bottom):
                 ax.tick_params(labelsize=7, pad=1)
-        axes[0, 0].set_ylabel("y = γx̂ + β", fontsize=8)
-        axes[1, 0].set_ylabel("output", fontsize=8)
+                ax.yaxis.set_visible(False)  # heights are relative (tallest = 1); an axis would only cost time
         key = "red: saturated (slope < 10 % of its largest)     green: near-linear (slope ≥ 75 %)"
         fig.text(0.5, 0.005, key, ha="center", fontsize=8, color="#374151")
-        fig.subplots_adjust(left=0.08, right=0.98, top=0.93, bottom=0.12, hspace=0.35, wspace=0.12)
+        fig.subplots_adjust(left=0.03, right=0.97, top=0.93, bottom=0.12, hspace=0.35, wspace=0.1)
 
     @staticmethod
     def _histogram(values, edges):
