@@ -67,10 +67,9 @@ class HeightAgeData:
             (self.target_name, self.target_unit, self.y),
         ]
         for name, unit, values in columns:
-            lines.append(
-                f"  {name:<12} mean {values.mean():9.4g} {unit:<6} std {values.std():8.4g}  "
-                f"min {values.min():9.4g}  max {values.max():9.4g}"
-            )
+            numbers = {"mean": values.mean(), "std": values.std(), "min": values.min(), "max": values.max()}
+            row = "".join(f"  {key} {value:7.4g} {unit:<6}" for key, value in numbers.items())
+            lines.append(f"  {name:<12}{row}".rstrip())
         lines.append(
             f"  model: {self.target_name} = {self.true_intercept:.4g} {self.target_unit}"
             + "".join(
