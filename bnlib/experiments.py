@@ -140,7 +140,9 @@ def minibatches(num_examples: int, batch_size: int, steps: int, seed: int = 0):
     import torch
 
     if not 1 <= batch_size <= num_examples:
-        raise ValueError(f"batch_size={batch_size} must be between 1 and the number of examples ({num_examples}).")
+        raise ValueError(
+            f"batch_size={batch_size} must be between 1 and the number of examples ({num_examples})."
+        )
     generator = torch.Generator().manual_seed(seed)
     produced = 0
     while produced < steps:
@@ -186,10 +188,225 @@ def train(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        log.losses.append(float(loss))
+        log.losses.append(loss.item())
         if on_step is not None:
             on_step(step, model)
         if (eval_every and step % eval_every == 0) or step == steps:
             log.evaluated_steps.append(step)
             log.test_accuracy.append(accuracy(model, X_test, y_test))
     return log
+
+
+# ----- probing a network while it trains -------------------------------------------------------------------
+
+
+def _batchnorm_modules(model) -> list:
+    import torch.nn as nn
+
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+class preserved_buffers:
+    """Context manager: run extra forward passes in training mode without touching BN's running statistics.
+
+    A probe (a look at the activations, a gradient on a side batch) must not change the network it measures;
+    in training mode every BN forward would otherwise move ``running_mean``/``running_var``.
+    """
+
+    def __init__(self, model):
+        self.model = model
+
+    def __enter__(self):
+        self._saved = [buffer.clone() for buffer in self.model.buffers()]
+        return self.model
+
+    def __exit__(self, *exc_info):
+        import torch
+
+        with torch.no_grad():
+            for buffer, saved in zip(self.model.buffers(), self._saved, strict=True):
+                buffer.copy_(saved)
+        return False
+
+
+def layer_input(model, module, X):
+    """The input that ``module`` (a layer inside ``model``) receives when ``model`` runs on X (N, in_features).
+
+    Runs in training mode (BN normalizes with the probe batch's own statistics, as during training), without
+    gradients and without changing running statistics. Returns a numpy array of shape (N, width).
+    """
+    import torch
+
+    captured = {}
+    handle = module.register_forward_hook(lambda _m, inputs, _out: captured.__setitem__("x", inputs[0]))
+    was_training = model.training
+    try:
+        model.train()
+        with torch.no_grad(), preserved_buffers(model):
+            model(X)
+    finally:
+        handle.remove()
+        model.train(was_training)
+    if "x" not in captured:
+        raise ValueError(f"{type(module).__name__} is not called by the model's forward pass; pass one of its layers.")
+    return captured["x"].numpy().copy()
+
+
+@dataclass
+class LayerInputTrace:
+    """What a layer received on a fixed probe batch during training.
+
+    steps: the training steps at which the probe ran (step 0 = before training).
+    inputs: array of shape (len(steps), N_probe, width), the layer's input on the probe batch at each step.
+    """
+
+    steps: list[int] = field(default_factory=list)
+    inputs: list = field(default_factory=list)
+
+    def as_array(self):
+        import numpy as np
+
+        return np.stack(self.inputs)
+
+    def percentiles(self, unit: int = 0, q=(15, 50, 85)):
+        """Array of shape (len(steps), len(q)): percentiles of one unit's input over the probe batch."""
+        import numpy as np
+
+        return np.percentile(self.as_array()[:, :, unit], q, axis=1).T
+
+    def drift(self, unit: int = 0, q=(15, 50, 85)) -> float:
+        """How far one unit's input distribution wanders: the range (max − min over the recorded steps) of each
+        percentile, averaged over the percentiles. Same unit as the layer input."""
+        trace = self.percentiles(unit, q)
+        return float((trace.max(axis=0) - trace.min(axis=0)).mean())
+
+    def step_to_step_shift(self) -> float:
+        """How much the layer's input distribution changes between consecutive probes: per unit, |Δ mean| +
+        |Δ std| over the probe batch, averaged over units and over consecutive pairs of probes."""
+        import numpy as np
+
+        inputs = self.as_array()
+        means, stds = inputs.mean(axis=1), inputs.std(axis=1)
+        return float((np.abs(np.diff(means, axis=0)) + np.abs(np.diff(stds, axis=0))).mean())
+
+
+def record_layer_input(model, module, X_probe, every: int = 10):
+    """An ``on_step`` callback for :func:`train` that records ``module``'s input on X_probe every ``every`` steps.
+
+    Returns (on_step, trace); the trace starts with the input before training (step 0).
+    """
+    if every < 1:
+        raise ValueError(f"every={every} must be a positive number of steps.")
+    trace = LayerInputTrace(steps=[0], inputs=[layer_input(model, module, X_probe)])
+
+    def on_step(step, model):
+        if step % every == 0:
+            trace.steps.append(step)
+            trace.inputs.append(layer_input(model, module, X_probe))
+
+    return on_step, trace
+
+
+def chain(*callbacks):
+    """One ``on_step`` callback that calls each given callback in turn (None entries are skipped)."""
+    active = [callback for callback in callbacks if callback is not None]
+
+    def on_step(step, model):
+        for callback in active:
+            callback(step, model)
+
+    return on_step
+
+
+def weight_gradient_norms(model, X, y) -> list[float]:
+    """‖∂L/∂W‖ (Frobenius) for every nn.Linear weight, first layer to last, on one batch X (N, D), y (N,).
+
+    Cross-entropy loss, training mode, running statistics left untouched, the model's gradients cleared.
+    """
+    import torch.nn.functional as F
+
+    was_training = model.training
+    model.train()
+    with preserved_buffers(model):
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(X), y).backward()
+    norms = [float(layer.weight.grad.norm()) for layer in linear_layers(model)]
+    model.zero_grad(set_to_none=True)
+    model.train(was_training)
+    return norms
+
+
+# ----- batch norm with injected noise (Santurkar et al. 2018, section 2.1) -----------------------------------
+
+
+def noisy_batchnorm(*, max_shift: float = 1.0, max_scale: float = 2.0, seed: int = 0):
+    """A factory ``width -> module`` (pass it as ``make_mlp(norm=...)``): batch norm followed by noise.
+
+    After normalizing, every feature j is scaled by s_j ~ U(1, max_scale) and shifted by a_j ~ U(−max_shift,
+    max_shift); s and a are drawn afresh at every training-mode forward pass (every step), so the next layer
+    sees a distribution with a random, moving mean and spread: *less* stable than with no batch norm at all.
+    In eval mode the noise is replaced by its average (scale (1 + max_scale)/2, shift 0), as dropout does.
+    All layers built by one factory share one seeded generator.
+    Explained in notebooks/07_why_does_bn_work.ipynb, section "Noisy batch norm".
+    """
+    import torch
+    import torch.nn as nn
+
+    if max_shift < 0 or max_scale < 1:
+        raise ValueError(f"need max_shift >= 0 and max_scale >= 1, got {max_shift} and {max_scale}.")
+    generator = torch.Generator().manual_seed(seed)
+
+    class NoisyBatchNorm1d(nn.BatchNorm1d):
+        def forward(self, x):
+            out = super().forward(x)
+            if not self.training:
+                return out * ((1.0 + max_scale) / 2.0)
+            width = out.shape[1]
+            scale = 1.0 + (max_scale - 1.0) * torch.rand(width, generator=generator)
+            shift = max_shift * (2.0 * torch.rand(width, generator=generator) - 1.0)
+            return out * scale + shift
+
+    return NoisyBatchNorm1d
+
+
+# ----- sweeps: the same network with and without a norm layer, over one setting ----------------------------
+
+
+def _sweep(data, setting: str, values, *, norms, hidden_sizes, activation, lr, init_std, steps, batch_size,
+           eval_every, seed) -> dict:
+    runs: dict = {}
+    num_classes = int(max(int(data[1].max()), int(data[3].max()))) + 1
+    for norm in norms:
+        runs[norm] = {}
+        for value in values:
+            model_lr, model_std = (value, init_std) if setting == "lr" else (lr, value)
+            model = make_mlp(data[0].shape[1], list(hidden_sizes), num_classes, activation=activation, norm=norm,
+                             init_std=model_std, seed=seed)
+            runs[norm][value] = train(model, data, steps=steps, lr=model_lr, batch_size=batch_size,
+                                      eval_every=eval_every, seed=seed)
+    return runs
+
+
+def learning_rate_sweep(data, lrs, *, norms=(None, "batch"), hidden_sizes=(64,) * 6, activation="relu",
+                        init_std=None, steps=150, batch_size=60, eval_every=None, seed=0) -> dict:
+    """Train one MLP per (norm, learning rate) on ``data``; returns ``{norm: {lr: TrainLog}}``.
+
+    Every run starts from the same initial weights (``seed``) and sees the same mini-batches, so runs differ
+    only in the norm layer and the learning rate. A run whose loss overflows stops (``log.diverged``).
+    """
+    return _sweep(data, "lr", lrs, norms=norms, hidden_sizes=hidden_sizes, activation=activation, lr=None,
+                  init_std=init_std, steps=steps, batch_size=batch_size, eval_every=eval_every, seed=seed)
+
+
+def init_scale_sweep(data, init_stds, *, lr, norms=(None, "batch"), hidden_sizes=(64,) * 6, activation="relu",
+                     steps=150, batch_size=60, eval_every=None, seed=0) -> dict:
+    """Train one MLP per (norm, initial weight std) at learning rate ``lr``; returns ``{norm: {std: TrainLog}}``."""
+    return _sweep(data, "init_std", init_stds, norms=norms, hidden_sizes=hidden_sizes, activation=activation,
+                  lr=lr, init_std=None, steps=steps, batch_size=batch_size, eval_every=eval_every, seed=seed)
+
+
+def final_accuracy(log: TrainLog) -> float:
+    """The last test accuracy of a run (a fraction), or NaN for a run that diverged and has none."""
+    if log.diverged or not log.test_accuracy:
+        return float("nan")
+    return log.test_accuracy[-1]
