@@ -10,6 +10,7 @@ Modules (one concept each):
     data         height/age toy regression, sklearn's bundled digits
     surface      linear-regression loss surfaces over the weights, gradient-descent paths, condition number
     transforms   standardize, min-max, center, whiten
+    inference    running statistics, folding BN into the previous layer, recalibration, batch noise
     live         the live-figure toolkit (Panel)
     experiments  small torch networks on digits
     checks       exercise checks with feedback
@@ -25,6 +26,16 @@ _EXPORTS = {
     "batchnorm_backward": "batchnorm",
     "batchnorm_backward_compact": "batchnorm",
     "BatchNorm": "batchnorm",
+    "reduction_axes": "batchnorm",
+    "running_average": "inference",
+    "population_statistics": "inference",
+    "eval_affine": "inference",
+    "fold_batchnorm": "inference",
+    "fold_into_linear": "inference",
+    "fold_sequential": "inference",
+    "recalibrate": "inference",
+    "recalibrate_batchnorm": "inference",
+    "outputs_in_batches": "inference",
     "layernorm_forward": "layernorm",
     "layernorm_backward": "layernorm",
     "groupnorm_forward": "layernorm",

@@ -161,7 +161,7 @@ class Panel:
             bbox={"boxstyle": "round,pad=0.6", "facecolor": "#fff3cd", "edgecolor": "#b45309", "alpha": 0.95},
         )
         self._readout_html = widgets.HTML()
-        self._image = None if _is_widget_backend() else widgets.Image(format="png")
+        self._image = None  # a PNG image widget, made only when shown without the ipympl canvas
         for widget in self._controls.values():
             widget.observe(self._on_change, names="value")
         self.update()
@@ -242,7 +242,12 @@ class Panel:
             header + list(self._controls.values()) + [self._readout_html],
             layout=widgets.Layout(min_width="300px", max_width="380px"),
         )
-        canvas = self.fig.canvas if self._image is None else self._image
+        if _is_widget_backend():
+            canvas = self.fig.canvas
+        else:  # no %matplotlib widget: show the figure as an image that is refreshed after every change
+            if self._image is None:
+                self._image = widgets.Image(format="png", value=figure_png(self.fig))
+            canvas = self._image
         return widgets.HBox([column, canvas], layout=widgets.Layout(align_items="flex-start"))
 
     def _repr_mimebundle_(self, include=None, exclude=None):

@@ -31,14 +31,18 @@ class ExecutedNotebook:
                 continue
             for output in cell.get("outputs", []):
                 if output.output_type == "stream":
-                    texts.append((index, output.text))
+                    # One print may arrive in several chunks: join a cell's consecutive stream text.
+                    if texts and texts[-1][0] == index and texts[-1][2]:
+                        texts[-1] = (index, texts[-1][1] + output.text, True)
+                    else:
+                        texts.append((index, output.text, True))
                 elif output.output_type in ("execute_result", "display_data"):
                     data = output.get("data", {})
                     if "application/vnd.jupyter.widget-view+json" in data:
                         continue  # widget model ids are random by design
                     if "text/plain" in data and not any(k.startswith("image/") for k in data):
-                        texts.append((index, data["text/plain"]))
-        return texts
+                        texts.append((index, data["text/plain"], False))
+        return [(index, text) for index, text, _ in texts]
 
     def errors(self) -> list[str]:
         return [

@@ -1,0 +1,41 @@
+"""Benchmark: each notebook executed headless top to bottom (as Restart & Run All), and the total.
+
+Budgets: each notebook ≤ 60 s, the whole collection ≤ 180 s, on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from notebook_runner import all_notebooks, execute  # noqa: E402
+from paths import NOTEBOOKS  # noqa: E402
+
+EACH_BUDGET_S, TOTAL_BUDGET_S = 60, 180
+
+
+def main() -> list[dict]:
+    rows = [
+        {"notebook": str(p.relative_to(NOTEBOOKS)), "seconds": execute(p).seconds}
+        for p in all_notebooks(NOTEBOOKS)
+    ]
+    print("Notebooks executed headless (nbclient), seconds\n")
+    print("| notebook | seconds | within 60 s |")
+    print("|---|---:|:---:|")
+    for row in rows:
+        print(
+            f"| {row['notebook']} | {row['seconds']:.1f} | {'yes' if row['seconds'] <= EACH_BUDGET_S else 'NO'} |"
+        )
+    course = [r["seconds"] for r in rows if not r["notebook"].startswith("exercises")]
+    print(
+        f"\ncourse notebooks total: {sum(course):.0f} s (budget {TOTAL_BUDGET_S} s); "
+        f"with exercises: {sum(r['seconds'] for r in rows):.0f} s"
+    )
+    return rows
+
+
+if __name__ == "__main__":
+    main()
