@@ -152,3 +152,21 @@ def test_bad_arguments_raise_clear_errors(data):
     assert singular.condition_number == np.inf
     with pytest.raises(ValueError, match="singular"):
         _ = singular.minimizer
+
+
+def test_loss_surface_panel_shows_the_numbers_of_its_bowl():
+    pytest.importorskip("ipywidgets")
+    from bnlib.panels.conditioning import LossSurfacePanel, surface_setting
+
+    panel = LossSurfacePanel(transform="standardized", correlation=0.8, lr_ratio=0.5, steps=40)
+    _, _, bowl = surface_setting("standardized", correlation=0.8)
+    assert panel.readouts["condition number κ = λ_max/λ_min"] == f"{bowl.condition_number:,.4g}"
+    steps = steps_to_converge(bowl, [0.0, 0.0], 0.5 * bowl.max_stable_lr, rtol=1e-6)
+    assert panel.readouts["steps until L − L* shrinks 10⁶×"] == f"{steps:,}"
+    drawn_path = panel.drawn()["ax0.line6"]  # six contour lines, then the path
+    expected = gradient_descent(bowl, [0.0, 0.0], 0.5 * bowl.max_stable_lr, 40).weights
+    np.testing.assert_allclose(drawn_path, expected)
+    panel.set(lr_ratio=1.2)  # past 2/λ_max without momentum: a message, not a crash
+    assert "stability edge" in panel.message
+    panel.set(momentum=0.5)  # heavy ball is stable up to (1 + β)·η_max
+    assert not panel.message
