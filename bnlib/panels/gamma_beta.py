@@ -71,7 +71,7 @@ class GammaBetaPanel(Panel):
     title = "γ sets the spread, β the centre"
     figsize = (8.0, 4.6)
     Y_RANGE = (-8.0, 8.0)  # pre-activation axis; values beyond it are counted in the edge bins
-    SAMPLES = 20_000
+    SAMPLES = 10_000  # enough for smooth histograms; the update time grows with it
 
     def __init__(self, **values):
         from bnlib.batchnorm import batchnorm_forward
