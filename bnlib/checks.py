@@ -260,9 +260,9 @@ def _compare(
     problems = []
     if dtype is not None and array.dtype != dtype:
         problems.append(
-            f"{name} has dtype {array.dtype} but the inputs were {np.dtype(dtype).name}: keep "
-            "the input dtype "
-            "(build arrays with np.zeros_like(x) or dtype=x.dtype, not np.zeros(shape))."
+            f"{name} has dtype {array.dtype} but the inputs were {np.dtype(dtype).name}: keep the input "
+            "dtype (an array made with np.zeros(shape), or an np.float64 constant, turns float32 into "
+            "float64; use np.zeros_like(x) or dtype=x.dtype)."
         )
     value = _value_problem(name, array, expected, tol, feature_word)
     return problems + ([value] if value else [])
@@ -383,7 +383,7 @@ def check_variance(student_fn: Callable) -> CheckResult:
             return [raised.problem], raised.hints
         expected = _variance_variant(case)
         problems = _compare("the variance", got, expected[0], case.tol)
-        problems += _unchanged_inputs_problem(case, {"values": case.values}, {"values": values})
+        problems += _unchanged_inputs_problem({"values": case.values}, {"values": values})
         if problems:
             return problems, _failure_hints((got,), case, VARIANCE_MISTAKES, expected)
         return None
@@ -539,7 +539,7 @@ def _failure_hints(got: tuple, case, mistakes: list[Mistake], expected: tuple) -
     return hints
 
 
-def _unchanged_inputs_problem(case: BatchCase, originals: dict[str, np.ndarray], arrays: dict) -> list[str]:
+def _unchanged_inputs_problem(originals: dict[str, np.ndarray], arrays: dict) -> list[str]:
     changed = [name for name, original in originals.items() if not np.array_equal(arrays[name], original)]
     if not changed:
         return []
@@ -568,9 +568,7 @@ def check_batchnorm_forward(student_fn: Callable) -> CheckResult:
             return [raised.problem], raised.hints
         expected, _ = _reference_forward(case)
         problems = _compare("out", out, expected, case.tol, layout="(N, D)", dtype=case.x.dtype)
-        problems += _unchanged_inputs_problem(
-            case, {"x": case.x, "gamma": case.gamma, "beta": case.beta}, arrays
-        )
+        problems += _unchanged_inputs_problem({"x": case.x, "gamma": case.gamma, "beta": case.beta}, arrays)
         if problems:
             return problems, _failure_hints((out,), case, FORWARD_MISTAKES, (expected,))
         return None
@@ -702,7 +700,7 @@ def check_batchnorm_backward(student_fn: Callable, forward_fn: Callable | None =
             for name, g, e, layout in zip(names, got, expected, layouts, strict=True)
             for problem in _compare(name, g, e, case.tol, layout=layout, dtype=case.x.dtype)
         ]
-        problems += _unchanged_inputs_problem(case, {"dout": case.dout}, {"dout": dout})
+        problems += _unchanged_inputs_problem({"dout": case.dout}, {"dout": dout})
         if problems:
             return problems, _failure_hints(got, case, BACKWARD_MISTAKES, expected)
         return None
@@ -1003,7 +1001,7 @@ def check_condition_number(student_fn: Callable) -> CheckResult:
             return [raised.problem], raised.hints
         expected = _loss_of(case.X).condition_number
         problems = _compare("κ", got, expected, case.tol)
-        problems += _unchanged_inputs_problem(case, {"X": case.X}, {"X": X})
+        problems += _unchanged_inputs_problem({"X": case.X}, {"X": X})
         if problems:
             return problems, _matched_hints((got,), case, KAPPA_MISTAKES, case.tol, (expected,))
         return None
