@@ -142,8 +142,9 @@ def make_student(source: Path = DEFAULT_SOURCE, dest: Path = DEFAULT_DEST, force
     if modified and not force:
         listed = "\n".join(f"  {dest / name}" for name in modified)
         raise StudentCopyError(
-            f"refusing to overwrite {len(modified)} student cop{'y' if len(modified) == 1 else 'ies'} changed "
-            f"since they were generated (someone's work may be in them):\n{listed}\n"
+            f"refusing to overwrite {len(modified)} student cop{'y' if len(modified) == 1 else 'ies'} that "
+            f"changed since generated (someone's work may be in {'it' if len(modified) == 1 else 'them'}):\n"
+            f"{listed}\n"
             f"Nothing was written. Collect or move that work first, or overwrite with\n  {FORCE_HINT}\n"
             f"which saves each changed file to {dest / BACKUP_DIR_NAME}/ before overwriting it."
         )
