@@ -7,6 +7,7 @@ functions that need them.
 Modules (one concept each):
     batchnorm    forward, staged and compact backward, the BatchNorm layer with running statistics
     layernorm    layer norm, group norm and instance norm, for contrast
+    gradcheck    centred-difference numeric gradients to check a backward pass
     data         height/age toy regression, sklearn's bundled digits
     surface      linear-regression loss surfaces over the weights, gradient-descent paths, condition number
     transforms   standardize, min-max, center, whiten
@@ -55,6 +56,8 @@ _EXPORTS = {
     "transform_by_name": "transforms",
     "FittedTransform": "transforms",
     "HeightAgeData": "data",
+    "numerical_gradient": "gradcheck",
+    "relative_error": "gradcheck",
     "Panel": "live",
     "Unstable": "live",
 }

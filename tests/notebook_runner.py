@@ -62,6 +62,7 @@ def execute(path: Path) -> ExecutedNotebook:
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
         allow_errors=False,
+        coalesce_streams=True,  # one print can arrive in several chunks
     )
     start = time.perf_counter()
     client.execute()
