@@ -46,8 +46,22 @@ def _params_before(model, layer):
     raise ValueError("layer is not a direct child of the model; pass one of model's nn.Linear layers.")
 
 
-def internal_covariate_shift(model, X, y, *, lr: float, layer_index: int) -> tuple[float, float]:
-    """(‖G − G′‖, cos(G, G′)) for the weight of the ``layer_index``-th nn.Linear layer of ``model``.
+@dataclass
+class CovariateShift:
+    """Internal covariate shift of one layer at one step: ‖G − G′‖, ‖G‖ and cos(G, G′)."""
+
+    difference: float
+    gradient_norm: float
+    cosine: float
+
+    @property
+    def relative(self) -> float:
+        """‖G − G′‖ / ‖G‖: the change as a fraction of the gradient itself (comparable across networks)."""
+        return self.difference / self.gradient_norm
+
+
+def internal_covariate_shift(model, X, y, *, lr: float, layer_index: int) -> CovariateShift:
+    """‖G − G′‖ and cos(G, G′) for the weight of the ``layer_index``-th nn.Linear layer of ``model``.
 
     G: gradient of the loss on the batch X (N, D), y (N,) w.r.t. that weight at the current parameters.
     G′: the same gradient after every earlier layer (its weights, biases, BN γ and β) has taken its own SGD
@@ -76,9 +90,8 @@ def internal_covariate_shift(model, X, y, *, lr: float, layer_index: int) -> tup
             param -= lr * gradients[offset : offset + size].reshape(param.shape)
             offset += size
     _, G_shifted = _loss_and_gradient(shifted, [target], X, y)
-    difference = float((G - G_shifted).norm())
     cosine = float(torch.nn.functional.cosine_similarity(G, G_shifted, dim=0))
-    return difference, cosine
+    return CovariateShift(float((G - G_shifted).norm()), float(G.norm()), cosine)
 
 
 @dataclass
