@@ -260,8 +260,8 @@ def _torch_batch_renorm_class():
                     raise ValueError(
                         f"Expected more than 1 value per channel when training, got {tuple(x.shape)}."
                     )
-                mean = x.mean(dim=axes)
-                std = torch.sqrt(x.var(dim=axes, unbiased=False) + self.eps)
+                var, mean = torch.var_mean(x, dim=axes, unbiased=False)
+                std = torch.sqrt(var + self.eps)
                 r_max, d_max = relaxed_limits(
                     int(self.num_batches_tracked), self.r_max, self.d_max, self.warmup_steps, self.ramp_steps
                 )
@@ -271,7 +271,10 @@ def _torch_batch_renorm_class():
                     self.running_mean += self.momentum * (mean - self.running_mean)
                     self.running_std += self.momentum * (std - self.running_std)
                     self.num_batches_tracked += 1
-                x_hat = (x - mean.view(shape)) / std.view(shape) * r.view(shape) + d.view(shape)
+                # γ ((x − μ_B)/σ_B · r + d) + β as one per-channel scale and shift: two passes over x, not six.
+                scale = self.weight * r / std
+                shift = self.bias + self.weight * d - mean * scale
+                return x * scale.view(shape) + shift.view(shape)
             return x_hat * self.weight.view(shape) + self.bias.view(shape)
 
     return BatchRenorm1d
