@@ -74,7 +74,9 @@ def test_student_copies_have_no_solutions_no_hidden_tests_no_outputs(student_dir
             allowed = {line.strip() for line in outside.splitlines()}
             allowed |= {"# YOUR CODE HERE", "raise NotImplementedError()"}
             grade_id = cell.metadata["nbgrader"]["grade_id"]
-            leaked = [line for line in copy_cells[grade_id].source.splitlines() if line.strip() not in allowed]
+            leaked = [
+                line for line in copy_cells[grade_id].source.splitlines() if line.strip() not in allowed
+            ]
             assert not leaked, f"{master.name} {grade_id}: solution lines in the student copy: {leaked}"
 
 
@@ -140,4 +142,25 @@ def test_missing_nbgrader_is_a_clear_message(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "nbgrader.preprocessors", None)  # makes the import fail
     assert make_student.main(["--dest", str(tmp_path / "student")]) == 1
     assert 'pip install -e ".[teach]"' in capsys.readouterr().err
+    assert not (tmp_path / "student").exists()
+
+
+@needs_nbgrader
+def test_a_master_with_an_unclosed_solution_is_refused_by_name(tmp_path):
+    source = tmp_path / "masters"
+    source.mkdir()
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 1\n")
+    cell.metadata["nbgrader"] = {
+        "grade": False,
+        "solution": True,
+        "locked": False,
+        "grade_id": "f",
+        "schema_version": 3,
+    }
+    notebook.cells = [cell]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, source / "broken.ipynb")
+    with pytest.raises(make_student.StudentCopyError, match="broken.ipynb"):
+        make_student.make_student(source=source, dest=tmp_path / "student")
     assert not (tmp_path / "student").exists()
