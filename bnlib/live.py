@@ -160,6 +160,12 @@ class Panel:
             visible=False,
             bbox={"boxstyle": "round,pad=0.6", "facecolor": "#fff3cd", "edgecolor": "#b45309", "alpha": 0.95},
         )
+        # Blitting: a full draw renders the static parts (axes, ticks, labels) and keeps them as a
+        # background; a change that leaves them alone only repaints the data artists over that background.
+        self._background = None
+        self._static_signature = None
+        self._printing = False
+        self.fig.canvas.mpl_connect("draw_event", self._on_full_draw)
         self._readout_html = widgets.HTML()
         self._image = None  # a PNG image widget, made only when shown without the ipympl canvas
         for widget in self._controls.values():
@@ -210,9 +216,9 @@ class Panel:
         except Exception as problem:  # a slider must never break the figure
             self._fail(problem, f"Cannot draw this setting: {type(problem).__name__}: {problem}")
         self._refresh_readouts()
-        self.fig.canvas.draw_idle()
+        self._redraw()
         if self._image is not None:
-            self._image.value = figure_png(self.fig)
+            self._image.value = self.png()
         self.last_update_seconds = time.perf_counter() - start
 
     def drawn(self) -> dict[str, np.ndarray]:
@@ -246,18 +252,84 @@ class Panel:
             canvas = self.fig.canvas
         else:  # no %matplotlib widget: show the figure as an image that is refreshed after every change
             if self._image is None:
-                self._image = widgets.Image(format="png", value=figure_png(self.fig))
+                self._image = widgets.Image(format="png", value=self.png())
             canvas = self._image
         return widgets.HBox([column, canvas], layout=widgets.Layout(align_items="flex-start"))
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         # The live widget for JupyterLab, plus a PNG that viewers without a kernel fall back to.
         bundle = self.widget()._repr_mimebundle_(include=include, exclude=exclude) or {}
-        bundle["image/png"] = base64.b64encode(figure_png(self.fig)).decode("ascii")
+        bundle["image/png"] = base64.b64encode(self.png()).decode("ascii")
         bundle["text/plain"] = f"<{type(self).__name__}: {self.title}>"
         return bundle
 
+    def png(self) -> bytes:
+        """The figure as it looks now, as PNG bytes (a full render, independent of blitting)."""
+        dynamic = self._dynamic_artists()
+        self._printing = True
+        try:
+            for artist in dynamic:
+                artist.set_animated(False)
+            return figure_png(self.fig)
+        finally:
+            for artist in dynamic:
+                artist.set_animated(True)
+            self._printing = False
+            self._background = None  # printing reused the canvas's renderer: the next update draws in full
+
     # ----- internals ----------------------------------------------------------------------------
+    def _dynamic_artists(self) -> list:
+        """What a render may change: the data artists, legends (drawn above data) and the message."""
+        artists = []
+        for ax in self.fig.axes:
+            artists += [*ax.images, *ax.collections, *ax.patches, *ax.lines, *ax.texts]
+            if ax.get_legend() is not None:
+                artists.append(ax.get_legend())
+        artists.append(self._message_text)
+        return sorted(artists, key=lambda artist: artist.get_zorder())
+
+    def _static_state(self) -> tuple:
+        """Everything drawn into the background; when it changes, the background must be redrawn."""
+        per_axes = tuple(
+            (
+                ax.get_visible(),
+                ax.get_position().bounds,
+                ax.get_xlim(),
+                ax.get_ylim(),
+                ax.get_xscale(),
+                ax.get_yscale(),
+                ax.get_title(),
+                ax.get_xlabel(),
+                ax.get_ylabel(),
+            )
+            for ax in self.fig.axes
+        )
+        figure_texts = tuple(t.get_text() for t in self.fig.texts if t is not self._message_text)
+        return per_axes, figure_texts, tuple(self.fig.get_size_inches()), self.fig.dpi
+
+    def _redraw(self) -> None:
+        canvas = self.fig.canvas
+        for artist in self._dynamic_artists():
+            artist.set_animated(True)
+        if self._background is not None and self._static_state() == self._static_signature:
+            canvas.restore_region(self._background)
+            self._draw_dynamic()
+            canvas.blit(self.fig.bbox)
+        else:
+            canvas.draw_idle()  # full draw: immediately on Agg, on the browser's next frame under ipympl
+
+    def _on_full_draw(self, _event) -> None:
+        if self._printing:
+            return
+        canvas = self.fig.canvas
+        self._background = canvas.copy_from_bbox(self.fig.bbox)
+        self._static_signature = self._static_state()
+        self._draw_dynamic()
+
+    def _draw_dynamic(self) -> None:
+        for artist in self._dynamic_artists():
+            self.fig.draw_artist(artist)
+
     def _on_change(self, _change):
         if not self._holding:
             self.update()

@@ -82,3 +82,18 @@ def test_set_rejects_what_a_slider_cannot_do(panel_class):
     panel = panel_class()
     with pytest.raises(ValueError, match="no control named"):
         panel.set(not_a_control=1)
+
+
+@pytest.mark.parametrize("panel_class", PANELS, ids=lambda cls: f"{cls.__module__.split('.')[-1]}.{cls.__name__}")
+def test_a_blitted_update_looks_exactly_like_a_full_redraw(panel_class):
+    """Updates repaint only the data over a cached background; the picture must be the one a full draw makes."""
+    panel = panel_class()
+    rng = random.Random(f"blit {panel_class.__name__}")
+    for _ in range(3):
+        name, widget = rng.choice(sorted(panel.control_widgets.items()))
+        panel.set(**{name: rng.choice(extremes(widget))})
+        updated = np.asarray(panel.fig.canvas.buffer_rgba()).copy()
+        panel.fig.canvas.draw()
+        redrawn = np.asarray(panel.fig.canvas.buffer_rgba())
+        differing = np.count_nonzero(np.any(updated != redrawn, axis=-1))
+        assert differing == 0, f"{differing} pixels differ from a full redraw after setting {name}"
