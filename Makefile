@@ -44,6 +44,11 @@ $(VENV)/.lab: pyproject.toml $(VENV)/.torch
 
 $(VENV)/.test: pyproject.toml $(VENV)/.lab
 	$(PIP) install --quiet -e ".[test,teach]"
+	@# nbgrader (for make student) ships Jupyter extensions that slow every server start; the course needs none.
+	$(VENV)/bin/jupyter server extension disable --sys-prefix nbgrader.server_extensions.formgrader \
+		nbgrader.server_extensions.validate_assignment nbgrader.server_extensions.assignment_list \
+		nbgrader.server_extensions.course_list >/dev/null 2>&1
+	$(VENV)/bin/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
 	@touch $@
 
 venv: $(VENV)/.lab
@@ -80,5 +85,6 @@ site: test-venv
 screenshots: test-venv
 	$(PY) scripts/screenshots.py
 
+# Never removes student/: students' work lives there.
 clean:
-	rm -rf .cache site student .pytest_cache .hypothesis .ruff_cache
+	rm -rf .cache site .pytest_cache .hypothesis .ruff_cache
