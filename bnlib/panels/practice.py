@@ -10,7 +10,7 @@ import numpy as np
 
 from bnlib.live import Panel
 
-NUM_EXAMPLES = 2000
+NUM_EXAMPLES = 1200
 HIDDEN = 64  # units of the previous block (ReLU outputs), each dropped out with probability p
 FEATURES = 16  # features of the linear layer in front of the BN layer
 PLACEMENTS = ("before this BN", "after the last BN")
