@@ -1,0 +1,271 @@
+"""The learner-question map: every question L1–L22 is mapped in 00_start_here, and every link lands.
+
+A link into a notebook section is written the way JupyterLab 4 follows it:
+
+* ``03_batchnorm_layer.ipynb#2.-Which-axis?-(L7,-L16)``: the heading's text as the browser shows it (inline
+  code without backticks, entities decoded), spaces replaced by ``-`` (JupyterLab's ``createHeaderId``);
+* ``04_gamma_and_beta.ipynb#cell-id=b8c62a7f``: the id of the heading's cell. Needed for headings with
+  non-ASCII text (γ, ·, ÷, –): the browser percent-encodes those characters in the link and JupyterLab 4.6
+  compares the encoded fragment with the unencoded heading id, so the notebook opens but does not scroll.
+
+The checker (:func:`link_problems`) is reused for README.md, whose links point into ``notebooks/``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import urllib.parse
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import mistune
+import nbformat
+import pytest
+from paths import NOTEBOOKS, ROOT
+
+START_HERE = NOTEBOOKS / "00_start_here.ipynb"
+README = ROOT / "README.md"
+QUESTIONS_COPY = ROOT / "docs" / "learner-questions.md"
+QUESTIONS_SHARED = ROOT.parent / "shared" / "learner-questions.md"
+
+QUESTION_ROW = re.compile(r"^\|\s*(L\d+)\s*\|(.*)\|\s*$", re.MULTILINE)
+ATX_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+FENCE = re.compile(r"^\s*(```|~~~)")
+# Characters a browser leaves as they are in a URL fragment (WHATWG fragment percent-encode set, inverted);
+# '%' is excluded too, since JupyterLab would not decode it.
+FOLLOWABLE = re.compile(r"^[!#$&'()*+,\-./0-9:;=?@A-Z\[\\\]^_a-z{|}~]*$")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading of a notebook, and the text under it up to the next heading of the same or higher level."""
+
+    notebook: Path
+    cell_id: str
+    level: int
+    title: str  # the heading's text as the browser shows it
+    text: str
+
+    @property
+    def anchor(self) -> str:
+        return heading_anchor(self.title)
+
+    @property
+    def followable(self) -> bool:
+        """Whether JupyterLab 4 scrolls to this heading when a link names its anchor."""
+        return "$" not in self.title and bool(FOLLOWABLE.match(self.anchor))
+
+
+def heading_text(markdown_heading: str) -> str:
+    """The text a browser shows for one Markdown heading line, e.g. '## 5 · `eval()` (L2)' -> '5 · eval() (L2)'."""
+    rendered = mistune.html(markdown_heading.strip())
+    return html.unescape(re.sub(r"<[^>]+>", "", rendered)).strip()
+
+
+def heading_anchor(title: str) -> str:
+    """JupyterLab's id for a heading whose shown text is ``title``: spaces become '-' (nothing else changes)."""
+    return title.replace(" ", "-")
+
+
+@cache
+def notebook_sections(path: Path) -> tuple[Section, ...]:
+    """Every Markdown heading of the notebook at ``path`` (headings in code fences are not headings)."""
+    notebook = nbformat.read(path, as_version=4)
+    # (cell id, level or 0 for body text, line) for every line, so that sections can span cells.
+    lines: list[tuple[str, int, str]] = []
+    for cell in notebook.cells:
+        in_fence = False
+        for line in cell.source.splitlines():
+            if FENCE.match(line):
+                in_fence = not in_fence
+            match = None if in_fence or cell.cell_type != "markdown" else ATX_HEADING.match(line)
+            lines.append((cell.get("id", ""), len(match.group(1)) if match else 0, line))
+    sections = []
+    for start, (cell_id, level, line) in enumerate(lines):
+        if not level:
+            continue
+        end = next((i for i in range(start + 1, len(lines)) if 0 < lines[i][1] <= level), len(lines))
+        body = "\n".join(text for _, _, text in lines[start:end])
+        sections.append(Section(path, cell_id, level, heading_text(line), body))
+    return tuple(sections)
+
+
+def find_section(notebook: Path, fragment: str) -> Section | None:
+    """The section a link fragment (an anchor or 'cell-id=…', already percent-decoded) names."""
+    for section in notebook_sections(notebook):
+        if fragment in (section.anchor, f"cell-id={section.cell_id}"):
+            return section
+    return None
+
+
+def markdown_links(markdown: str) -> list[tuple[str, str]]:
+    """(link text, URL with percent-escapes decoded) for every Markdown link, in order."""
+    found = []
+
+    def walk(tokens):
+        for token in tokens:
+            if token.get("type") == "link":
+                text = "".join(child.get("raw", "") for child in token.get("children", []))
+                found.append((text, urllib.parse.unquote(token["attrs"]["url"])))
+            walk(token.get("children", []))
+
+    walk(mistune.create_markdown(renderer=None, plugins=["table"])(markdown))
+    return found
+
+
+def resolve_link(url: str, base: Path, document: Path | None = None) -> Section | Path | None:
+    """The section (for a notebook link with a fragment) or file a relative ``url`` points to, else None.
+
+    ``base`` is the folder of the document the link is in; ``document`` that notebook, for links like '#…'.
+    """
+    target, _, fragment = url.partition("#")
+    path = (base / target).resolve() if target else document
+    if path is None or not path.exists():
+        return None
+    if fragment and path.suffix == ".ipynb":
+        return find_section(path, fragment)
+    return path
+
+
+def link_problems(markdown: str, base: Path, document: Path | None = None) -> list[str]:
+    """Every relative link in ``markdown`` (a file in folder ``base``) that does not land where it says.
+
+    A link into a notebook section must name an existing heading, by an anchor JupyterLab can follow or by
+    its cell id. Links within the document ('#…') are checked when ``document`` is the notebook they are in.
+    Web links (http, https, mailto) are not checked.
+    """
+    problems = []
+    for text, url in markdown_links(markdown):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", url) or (url.startswith("#") and document is None):
+            continue
+        landed = resolve_link(url, base, document)
+        target, _, fragment = url.partition("#")
+        notebook = (base / target).resolve() if target else document
+        if landed is None:
+            if not notebook.exists():
+                problems.append(f"[{text}]({url}): {target} does not exist")
+            else:
+                headings = [s.anchor for s in notebook_sections(notebook)]
+                problems.append(
+                    f"[{text}]({url}): no heading '{fragment}' in {target}; its headings: {headings}"
+                )
+        elif isinstance(landed, Section) and fragment == landed.anchor and not landed.followable:
+            problems.append(
+                f"[{text}]({url}): JupyterLab cannot scroll to a heading with non-ASCII text, quotes or math "
+                f"in the link; link by the heading's cell id instead: {target}#cell-id={landed.cell_id}"
+            )
+    return problems
+
+
+def learner_questions(path: Path) -> dict[str, str]:
+    """Question ID -> question, from the table of a learner-questions Markdown file."""
+    return {qid: question.strip() for qid, question in QUESTION_ROW.findall(path.read_text())}
+
+
+def question_map(markdown: str) -> dict[str, list[str]]:
+    """Question ID -> the URLs linked from that question's row, for every map row '| L7 | … |'."""
+    return {qid: [url for _, url in markdown_links(row)] for qid, row in QUESTION_ROW.findall(markdown)}
+
+
+def markdown_of(notebook: Path) -> str:
+    cells = nbformat.read(notebook, as_version=4).cells
+    return "\n\n".join(cell.source for cell in cells if cell.cell_type == "markdown")
+
+
+def question_ids() -> list[str]:
+    source = QUESTIONS_SHARED if QUESTIONS_SHARED.exists() else QUESTIONS_COPY
+    return list(learner_questions(source))
+
+
+# ----- the course's map ---------------------------------------------------------------------------------
+
+
+def test_the_copy_of_the_learner_questions_is_current():
+    if not QUESTIONS_SHARED.exists():
+        pytest.skip(
+            f"{QUESTIONS_SHARED} is not here (a clone of the course alone); the copy in docs/ is used"
+        )
+    assert QUESTIONS_COPY.read_text() == QUESTIONS_SHARED.read_text(), (
+        f"{QUESTIONS_COPY} differs from {QUESTIONS_SHARED}: copy the shared file over it"
+    )
+
+
+def test_there_are_22_learner_questions():
+    assert question_ids() == [f"L{i}" for i in range(1, 23)]
+
+
+def test_every_question_is_mapped_to_a_notebook_section():
+    mapped = question_map(markdown_of(START_HERE))
+    missing = [qid for qid in question_ids() if not any(".ipynb#" in url for url in mapped.get(qid, []))]
+    assert not missing, f"00_start_here has no map row linking a notebook section for {missing}"
+
+
+def test_every_link_in_start_here_lands():
+    assert link_problems(markdown_of(START_HERE), START_HERE.parent, START_HERE) == []
+
+
+def test_every_mapped_section_names_the_question_it_answers():
+    unnamed = []
+    for qid, urls in question_map(markdown_of(START_HERE)).items():
+        for url in urls:
+            section = resolve_link(url, START_HERE.parent)
+            if isinstance(section, Section) and not re.search(rf"\b{qid}\b", section.text):
+                unnamed.append(f"{qid} -> {section.notebook.name} '{section.title}'")
+    assert not unnamed, f"these sections do not mention the question they are mapped to: {unnamed}"
+
+
+def test_start_here_links_every_notebook_of_the_course():
+    linked = {
+        (START_HERE.parent / url.partition("#")[0]).resolve()
+        for _, url in markdown_links(markdown_of(START_HERE))
+        if ".ipynb" in url
+    }
+    course = {p.resolve() for p in NOTEBOOKS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts}
+    unlisted = sorted(p.relative_to(NOTEBOOKS).as_posix() for p in course - linked - {START_HERE.resolve()})
+    assert not unlisted, f"00_start_here does not link {unlisted}"
+
+
+def test_every_link_in_the_readme_lands():
+    if not README.exists():
+        pytest.skip("no README.md")
+    assert link_problems(README.read_text(), README.parent) == []
+
+
+# ----- the checker itself -------------------------------------------------------------------------------
+
+
+def test_heading_text_is_what_the_browser_shows():
+    assert heading_text("## 2. Which axis? (L7, L16)") == "2. Which axis? (L7, L16)"  # not a list item
+    assert heading_text("## 5 · Forgetting `model.eval()` (L2)") == "5 · Forgetting model.eval() (L2)"
+    assert heading_text("### *Min–max* & friends") == "Min–max & friends"
+    assert heading_anchor("2. Which axis? (L7, L16)") == "2.-Which-axis?-(L7,-L16)"
+
+
+def test_the_checker_catches_bad_links(tmp_path):
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("## Plain heading (L3)\ntext", id="plain"),
+            nbformat.v4.new_markdown_cell("## γ heading (L1)", id="greek"),
+            nbformat.v4.new_code_cell("```\n## not a heading\n```"),
+        ]
+    )
+    nbformat.write(notebook, tmp_path / "nb.ipynb")
+    good = (
+        "[a](nb.ipynb#Plain-heading-(L3)) [b](nb.ipynb#cell-id=greek) [c](https://example.org) [d](nb.ipynb)"
+    )
+    assert link_problems(good, tmp_path) == []
+    bad = {
+        "[x](nb.ipynb#Missing-(L3))": "no heading",
+        "[x](other.ipynb#Plain-heading-(L3))": "does not exist",
+        "[x](nb.ipynb#γ-heading-(L1))": "cell-id=greek",
+        "[x](nb.ipynb#cell-id=nope)": "no heading",
+        "[x](nb.ipynb#not-a-heading)": "no heading",
+    }
+    for markdown, expected in bad.items():
+        problems = link_problems(markdown, tmp_path)
+        assert len(problems) == 1 and expected in problems[0], (markdown, problems)
+    sections = notebook_sections(tmp_path / "nb.ipynb")
+    assert [s.title for s in sections] == ["Plain heading (L3)", "γ heading (L1)"]
+    assert "text" in sections[0].text and "γ" not in sections[0].text  # a section ends at the next heading
