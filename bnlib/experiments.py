@@ -7,6 +7,7 @@ Used by notebooks 05–08, which rerun the papers' experiments at laptop scale.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 NORM_CHOICES = ("batch", "layer", "group", None)
@@ -200,33 +201,22 @@ def train(
 # ----- probing a network while it trains -------------------------------------------------------------------
 
 
-def _batchnorm_modules(model) -> list:
-    import torch.nn as nn
-
-    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-
-
-class preserved_buffers:
+@contextmanager
+def preserved_buffers(model):
     """Context manager: run extra forward passes in training mode without touching BN's running statistics.
 
     A probe (a look at the activations, a gradient on a side batch) must not change the network it measures;
     in training mode every BN forward would otherwise move ``running_mean``/``running_var``.
     """
+    import torch
 
-    def __init__(self, model):
-        self.model = model
-
-    def __enter__(self):
-        self._saved = [buffer.clone() for buffer in self.model.buffers()]
-        return self.model
-
-    def __exit__(self, *exc_info):
-        import torch
-
+    saved = [buffer.clone() for buffer in model.buffers()]
+    try:
+        yield model
+    finally:
         with torch.no_grad():
-            for buffer, saved in zip(self.model.buffers(), self._saved, strict=True):
-                buffer.copy_(saved)
-        return False
+            for buffer, value in zip(model.buffers(), saved, strict=True):
+                buffer.copy_(value)
 
 
 def layer_input(model, module, X):
@@ -248,7 +238,9 @@ def layer_input(model, module, X):
         handle.remove()
         model.train(was_training)
     if "x" not in captured:
-        raise ValueError(f"{type(module).__name__} is not called by the model's forward pass; pass one of its layers.")
+        raise ValueError(
+            f"{type(module).__name__} is not called by the model's forward pass; pass one of its layers."
+        )
     return captured["x"].numpy().copy()
 
 
@@ -372,37 +364,104 @@ def noisy_batchnorm(*, max_shift: float = 1.0, max_scale: float = 2.0, seed: int
 # ----- sweeps: the same network with and without a norm layer, over one setting ----------------------------
 
 
-def _sweep(data, setting: str, values, *, norms, hidden_sizes, activation, lr, init_std, steps, batch_size,
-           eval_every, seed) -> dict:
+def _sweep(
+    data,
+    setting: str,
+    values,
+    *,
+    norms,
+    hidden_sizes,
+    activation,
+    lr,
+    init_std,
+    steps,
+    batch_size,
+    eval_every,
+    seed,
+) -> dict:
     runs: dict = {}
     num_classes = int(max(int(data[1].max()), int(data[3].max()))) + 1
     for norm in norms:
         runs[norm] = {}
         for value in values:
             model_lr, model_std = (value, init_std) if setting == "lr" else (lr, value)
-            model = make_mlp(data[0].shape[1], list(hidden_sizes), num_classes, activation=activation, norm=norm,
-                             init_std=model_std, seed=seed)
-            runs[norm][value] = train(model, data, steps=steps, lr=model_lr, batch_size=batch_size,
-                                      eval_every=eval_every, seed=seed)
+            model = make_mlp(
+                data[0].shape[1],
+                list(hidden_sizes),
+                num_classes,
+                activation=activation,
+                norm=norm,
+                init_std=model_std,
+                seed=seed,
+            )
+            runs[norm][value] = train(
+                model, data, steps=steps, lr=model_lr, batch_size=batch_size, eval_every=eval_every, seed=seed
+            )
     return runs
 
 
-def learning_rate_sweep(data, lrs, *, norms=(None, "batch"), hidden_sizes=(64,) * 6, activation="relu",
-                        init_std=None, steps=150, batch_size=60, eval_every=None, seed=0) -> dict:
+def learning_rate_sweep(
+    data,
+    lrs,
+    *,
+    norms=(None, "batch"),
+    hidden_sizes=(64,) * 6,
+    activation="relu",
+    init_std=None,
+    steps=150,
+    batch_size=60,
+    eval_every=None,
+    seed=0,
+) -> dict:
     """Train one MLP per (norm, learning rate) on ``data``; returns ``{norm: {lr: TrainLog}}``.
 
     Every run starts from the same initial weights (``seed``) and sees the same mini-batches, so runs differ
     only in the norm layer and the learning rate. A run whose loss overflows stops (``log.diverged``).
     """
-    return _sweep(data, "lr", lrs, norms=norms, hidden_sizes=hidden_sizes, activation=activation, lr=None,
-                  init_std=init_std, steps=steps, batch_size=batch_size, eval_every=eval_every, seed=seed)
+    return _sweep(
+        data,
+        "lr",
+        lrs,
+        norms=norms,
+        hidden_sizes=hidden_sizes,
+        activation=activation,
+        lr=None,
+        init_std=init_std,
+        steps=steps,
+        batch_size=batch_size,
+        eval_every=eval_every,
+        seed=seed,
+    )
 
 
-def init_scale_sweep(data, init_stds, *, lr, norms=(None, "batch"), hidden_sizes=(64,) * 6, activation="relu",
-                     steps=150, batch_size=60, eval_every=None, seed=0) -> dict:
+def init_scale_sweep(
+    data,
+    init_stds,
+    *,
+    lr,
+    norms=(None, "batch"),
+    hidden_sizes=(64,) * 6,
+    activation="relu",
+    steps=150,
+    batch_size=60,
+    eval_every=None,
+    seed=0,
+) -> dict:
     """Train one MLP per (norm, initial weight std) at learning rate ``lr``; returns ``{norm: {std: TrainLog}}``."""
-    return _sweep(data, "init_std", init_stds, norms=norms, hidden_sizes=hidden_sizes, activation=activation,
-                  lr=lr, init_std=None, steps=steps, batch_size=batch_size, eval_every=eval_every, seed=seed)
+    return _sweep(
+        data,
+        "init_std",
+        init_stds,
+        norms=norms,
+        hidden_sizes=hidden_sizes,
+        activation=activation,
+        lr=lr,
+        init_std=None,
+        steps=steps,
+        batch_size=batch_size,
+        eval_every=eval_every,
+        seed=seed,
+    )
 
 
 def final_accuracy(log: TrainLog) -> float:

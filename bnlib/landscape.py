@@ -85,7 +85,8 @@ def internal_covariate_shift(model, X, y, *, lr: float, layer_index: int) -> Cov
     G = gradients[-target.numel() :]
     with torch.no_grad():
         offset = 0
-        for param in earlier:  # every earlier layer takes its SGD step, with its gradient at the current point
+        # Every earlier layer takes its SGD step, with its gradient at the current point.
+        for param in earlier:
             size = param.numel()
             param -= lr * gradients[offset : offset + size].reshape(param.shape)
             offset += size

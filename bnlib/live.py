@@ -254,7 +254,7 @@ class Panel:
             if self._image is None:
                 self._image = widgets.Image(format="png", value=self.png())
             canvas = self._image
-        return widgets.HBox([column, canvas], layout=widgets.Layout(align_items="flex-start"))
+        return widgets.HBox([column, canvas], layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap"))
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         # The live widget for JupyterLab, plus a PNG that viewers without a kernel fall back to.

@@ -72,7 +72,8 @@ def test_minibatches_are_seeded_epochs():
     batches = list(minibatches(10, 3, steps=7, seed=1))
     assert len(batches) == 7 and all(len(b) == 3 for b in batches)
     first_epoch = torch.cat(batches[:3])
-    assert len(set(first_epoch.tolist())) == 9  # 3 full batches per epoch, no repeats, the 10th example dropped
+    # 3 full batches per epoch, no repeats, the 10th example dropped
+    assert len(set(first_epoch.tolist())) == 9
     assert all(torch.equal(a, b) for a, b in zip(batches, minibatches(10, 3, steps=7, seed=1), strict=True))
     with pytest.raises(ValueError, match="batch_size=11"):
         list(minibatches(10, 11, steps=1))

@@ -22,7 +22,10 @@ def snapshot(model):
 
 
 def unchanged(model, saved):
-    return all(torch.equal(a, b) for a, b in zip(list(model.parameters()) + list(model.buffers()), saved, strict=True))
+    return all(
+        torch.equal(a, b)
+        for a, b in zip(list(model.parameters()) + list(model.buffers()), saved, strict=True)
+    )
 
 
 @pytest.mark.parametrize("norm", [None, "batch"])
@@ -58,7 +61,10 @@ def test_landscape_probe_is_first_order_correct_and_leaves_the_model(batch, norm
     wide = probe_landscape(model, *batch, [0.1, 0.5, 1.0])
     assert wide.loss_range >= 0 and wide.max_gradient_change > 0
     assert wide.beta_smoothness == pytest.approx(
-        max(c / (eta * wide.gradient_norm) for c, eta in zip(wide.gradient_changes, wide.step_sizes, strict=True))
+        max(
+            c / (eta * wide.gradient_norm)
+            for c, eta in zip(wide.gradient_changes, wide.step_sizes, strict=True)
+        )
     )
 
 
@@ -102,7 +108,9 @@ def test_weight_gradient_matches_finite_differences(layer):
     for i, j in [(0, 0), (3, 2), (5, 4)]:
         step = np.zeros_like(W)
         step[i, j] = h
-        numeric = (np.sum(dout * bn_of_linear(x, W + step)) - np.sum(dout * bn_of_linear(x, W - step))) / (2 * h)
+        numeric = (np.sum(dout * bn_of_linear(x, W + step)) - np.sum(dout * bn_of_linear(x, W - step))) / (
+            2 * h
+        )
         assert numeric == pytest.approx(G[i, j], rel=1e-4, abs=1e-8)
 
 

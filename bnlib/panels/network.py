@@ -53,14 +53,17 @@ class LearningRatePanel(Panel):
             raise ValueError(f"the panel compares {list(LABELS)}; the sweep has norms {unknown}.")
         lr_sets = {tuple(sorted(runs)) for runs in self.sweep.values()}
         if len(lr_sets) != 1:
-            raise ValueError("every norm in the sweep needs the same learning rates; rerun the sweep with one list.")
+            raise ValueError(
+                "every norm in the sweep needs the same learning rates; rerun the sweep with one list."
+            )
         self.lrs = list(lr_sets.pop())
         super().__init__(**values)
 
     def controls(self):
         return {
             "lr": widgets.SelectionSlider(
-                options=[(f"{lr:g}", lr) for lr in self.lrs], value=self.lrs[len(self.lrs) // 2],
+                options=[(f"{lr:g}", lr) for lr in self.lrs],
+                value=self.lrs[len(self.lrs) // 2],
                 description="learning rate",
             )
         }
@@ -69,7 +72,9 @@ class LearningRatePanel(Panel):
         self.loss_ax, self.accuracy_ax = fig.subplots(1, 2)
         self.loss_lines, self.end_marks = {}, {}
         for norm in self.norms:
-            (self.loss_lines[norm],) = self.loss_ax.plot([], [], color=COLORS[norm], lw=1.2, label=LABELS[norm])
+            (self.loss_lines[norm],) = self.loss_ax.plot(
+                [], [], color=COLORS[norm], lw=1.2, label=LABELS[norm]
+            )
             (self.end_marks[norm],) = self.loss_ax.plot([], [], "x", color=COLORS[norm], ms=9, mew=2)
             accuracies = [final_accuracy(self.sweep[norm][lr]) for lr in self.lrs]
             # A diverged run has no accuracy: drawn at 0 with a cross, so the curve stays finite.
@@ -78,7 +83,9 @@ class LearningRatePanel(Panel):
         self.loss_ax.set(xlabel="training step", ylabel="training loss (nats)", yscale="log")
         self.loss_ax.legend(fontsize=8, loc="upper right")
         (self.current,) = self.accuracy_ax.plot([], [], color="#6b7280", ls="--", lw=1)
-        self.accuracy_ax.set(xscale="log", xlabel="learning rate", ylabel="final test accuracy (%)", ylim=(0, 100))
+        self.accuracy_ax.set(
+            xscale="log", xlabel="learning rate", ylabel="final test accuracy (%)", ylim=(0, 100)
+        )
         self.accuracy_ax.legend(fontsize=8, loc="lower left")
         fig.tight_layout()
 
@@ -96,7 +103,9 @@ class LearningRatePanel(Panel):
             longest = max(longest, len(losses), log.diverged_at or 0)
             highest = max(highest, float(losses.max()) if len(losses) else 1.0)
             readouts[f"{LABELS[norm]}: final test accuracy"] = (
-                f"diverged at step {log.diverged_at}" if log.diverged else f"{100 * final_accuracy(log):.1f} %"
+                f"diverged at step {log.diverged_at}"
+                if log.diverged
+                else f"{100 * final_accuracy(log):.1f} %"
             )
         if not np.isfinite(highest):
             raise Unstable("the loss overflowed before the run stopped; pick a smaller learning rate.")
@@ -131,8 +140,11 @@ def plot_figure_1(runs, unit: int = 0, figsize=(10.0, 3.2)):
         percentiles = trace.percentiles(unit)
         for column, style in zip(range(3), (":", "-", ":"), strict=True):
             ax.plot(trace.steps, percentiles[:, column], style, color=color)
-        ax.set(xlabel="training step", ylim=(low - 0.2, high + 0.2),
-               title=f"({letter}) {label}: input to a sigmoid")
+        ax.set(
+            xlabel="training step",
+            ylim=(low - 0.2, high + 0.2),
+            title=f"({letter}) {label}: input to a sigmoid",
+        )
     axes[1].set_ylabel("15th, 50th, 85th percentile")
     fig.tight_layout()
     return fig
