@@ -8,6 +8,9 @@ Modules (one concept each):
     batchnorm    forward, staged and compact backward, the BatchNorm layer with running statistics
     layernorm    layer norm, group norm and instance norm, for contrast
     gradcheck    centred-difference numeric gradients to check a backward pass
+    renorm       batch renormalization, for small batches
+    syncbn       batch norm synchronized across processes (torch.distributed, CPU)
+    practice     measurements behind the practice notebook (dropout variance shift, weight norms, small batches)
     data         height/age toy regression, sklearn's bundled digits
     surface      linear-regression loss surfaces over the weights, gradient-descent paths, condition number
     transforms   standardize, min-max, center, whiten
@@ -58,6 +61,13 @@ _EXPORTS = {
     "HeightAgeData": "data",
     "numerical_gradient": "gradcheck",
     "relative_error": "gradcheck",
+    "BatchRenorm": "renorm",
+    "batch_renorm_forward": "renorm",
+    "batch_renorm_backward": "renorm",
+    "torch_batch_renorm": "renorm",
+    "sync_batch_norm": "syncbn",
+    "torch_sync_batch_norm": "syncbn",
+    "run_processes": "syncbn",
     "Panel": "live",
     "Unstable": "live",
 }
