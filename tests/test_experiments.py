@@ -49,7 +49,7 @@ def test_make_mlp_initial_weights_are_seeded_gaussians():
     model = make_mlp(64, [200, 200], 10, init_std=0.3, seed=3)
     weight = linear_layers(model)[1].weight.detach()
     assert abs(float(weight.std()) - 0.3) < 0.01 and abs(float(weight.mean())) < 0.01
-    assert all(float(layer.bias.abs().max()) == 0.0 for layer in linear_layers(model))
+    assert all(layer.bias.abs().max().item() == 0.0 for layer in linear_layers(model))
     again = make_mlp(64, [200, 200], 10, init_std=0.3, seed=3)
     assert torch.equal(linear_layers(again)[1].weight, weight)
 
