@@ -272,14 +272,19 @@ class LayerInputTrace:
         trace = self.percentiles(unit, q)
         return float((trace.max(axis=0) - trace.min(axis=0)).mean())
 
-    def step_to_step_shift(self) -> float:
-        """How much the layer's input distribution changes between consecutive probes: per unit, |Δ mean| +
-        |Δ std| over the probe batch, averaged over units and over consecutive pairs of probes."""
+    def shifts(self):
+        """How much the layer's input distribution changes between consecutive probes: array of shape
+        (len(steps) − 1,), per pair of probes |Δ mean| + |Δ std| of each unit over the probe batch, averaged
+        over the units."""
         import numpy as np
 
         inputs = self.as_array()
         means, stds = inputs.mean(axis=1), inputs.std(axis=1)
-        return float((np.abs(np.diff(means, axis=0)) + np.abs(np.diff(stds, axis=0))).mean())
+        return (np.abs(np.diff(means, axis=0)) + np.abs(np.diff(stds, axis=0))).mean(axis=1)
+
+    def step_to_step_shift(self) -> float:
+        """The average of :meth:`shifts` over training: one number for how unstable the layer's input is."""
+        return float(self.shifts().mean())
 
 
 def record_layer_input(model, module, X_probe, every: int = 10):
