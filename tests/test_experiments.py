@@ -131,6 +131,7 @@ def test_trace_drift_and_shift_by_hand():
     trace = LayerInputTrace(steps=[0, 10, 20], inputs=[constant, constant + 1.0, constant + 3.0])
     assert trace.drift(unit=0) == pytest.approx(3.0)  # every percentile moves from 0 to 3
     assert trace.step_to_step_shift() == pytest.approx(1.5)  # |Δ mean| = 1 then 2, the std never changes
+    np.testing.assert_allclose(trace.shifts(), [1.0, 2.0])
     assert trace.percentiles(unit=1).shape == (3, 3)
 
 
