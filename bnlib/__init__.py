@@ -17,6 +17,8 @@ Modules (one concept each):
     inference    running statistics, folding BN into the previous layer, recalibration, batch noise
     live         the live-figure toolkit (Panel)
     experiments  small torch networks on digits
+    landscape    internal covariate shift and the loss landscape along the gradient
+    scale_invariance  BN(a·W·x) = BN(W·x): gradients orthogonal to W, shrinking as 1/a
     checks       exercise checks with feedback
 """
 
@@ -68,6 +70,16 @@ _EXPORTS = {
     "sync_batch_norm": "syncbn",
     "torch_sync_batch_norm": "syncbn",
     "run_processes": "syncbn",
+    "make_mlp": "experiments",
+    "train": "experiments",
+    "accuracy": "experiments",
+    "learning_rate_sweep": "experiments",
+    "init_scale_sweep": "experiments",
+    "noisy_batchnorm": "experiments",
+    "internal_covariate_shift": "landscape",
+    "probe_landscape": "landscape",
+    "bn_of_linear": "scale_invariance",
+    "bn_of_linear_weight_gradient": "scale_invariance",
     "Panel": "live",
     "Unstable": "live",
 }

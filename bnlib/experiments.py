@@ -24,7 +24,9 @@ def _norm_layer(norm, width: int):
     if norm == "layer":
         return nn.LayerNorm(width)
     if norm == "group":
-        return nn.GroupNorm(num_groups=min(8, width), num_channels=width)
+        # Up to 8 groups; the count must divide the width (e.g. 100 units -> 5 groups of 20).
+        groups = max(g for g in range(1, 9) if width % g == 0)
+        return nn.GroupNorm(num_groups=groups, num_channels=width)
     raise ValueError(f"norm={norm!r} is not known; use one of {NORM_CHOICES} or a callable width -> module.")
 
 

@@ -179,3 +179,12 @@ def test_learning_rate_sweep_shares_the_start(small_data):
     assert set(sweep) == {None, "batch"} and all(set(runs) == {0.01, 0.1} for runs in sweep.values())
     # Same initial weights and batches: the first loss depends on neither the learning rate nor the step.
     assert sweep[None][0.01].losses[0] == sweep[None][0.1].losses[0]
+
+
+def test_group_norm_works_for_widths_not_divisible_by_eight():
+    import torch
+
+    model = make_mlp(64, [100, 30, 7], 10, norm="group")
+    groups = [m.num_groups for m in model if isinstance(m, torch.nn.GroupNorm)]
+    assert groups == [5, 6, 7]
+    assert model(torch.randn(3, 64)).shape == (3, 10)

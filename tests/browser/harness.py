@@ -268,11 +268,17 @@ class LabNotebook:
     def slider_count(self, panel_index: int) -> int:
         return self.panels().nth(panel_index).locator(".widget-slider .noUi-handle").count()
 
-    def nudge_slider(self, panel_index: int, slider_index: int = 0, key: str = "PageUp") -> float:
-        """Move a slider by keyboard, as a learner can; returns ms until the canvas repainted (-1: never)."""
+    def nudge_slider(self, panel_index: int, slider_index: int = 0, key: str | None = None) -> float:
+        """Move a slider by keyboard, as a learner can; returns ms until the canvas repainted (-1: never).
+
+        Without a key it moves a big step up, or down when the slider already sits at its maximum.
+        """
         handle = self.slider_handle(panel_index, slider_index)
         handle.scroll_into_view_if_needed()
         handle.focus()
+        if key is None:
+            at_top = float(handle.get_attribute("aria-valuenow")) >= float(handle.get_attribute("aria-valuemax"))
+            key = "PageDown" if at_top else "PageUp"
         canvas = self.canvas(panel_index).element_handle()
         waiting = self.page.evaluate_handle(
             "([c, t]) => { window.__canvasChange = (" + _WAIT_FOR_CANVAS_CHANGE_JS + ")([c, t]); }",
