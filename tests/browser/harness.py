@@ -268,7 +268,9 @@ class LabNotebook:
     def slider_count(self, panel_index: int) -> int:
         return self.panels().nth(panel_index).locator(".widget-slider .noUi-handle").count()
 
-    def nudge_slider(self, panel_index: int, slider_index: int = 0, key: str | None = None) -> float:
+    def nudge_slider(
+        self, panel_index: int, slider_index: int = 0, key: str | None = None, timeout_ms: int = 20_000
+    ) -> float:
         """Move a slider by keyboard, as a learner can; returns ms until the canvas repainted (-1: never).
 
         Without a key it moves a big step up, or down when the slider already sits at its maximum.
@@ -282,7 +284,7 @@ class LabNotebook:
         canvas = self.canvas(panel_index).element_handle()
         waiting = self.page.evaluate_handle(
             "([c, t]) => { window.__canvasChange = (" + _WAIT_FOR_CANVAS_CHANGE_JS + ")([c, t]); }",
-            [canvas, 20_000],
+            [canvas, timeout_ms],
         )
         waiting.dispose()
         handle.press(key)

@@ -41,8 +41,14 @@ def test_notebook_in_jupyterlab(lab, browser, path, panel_cells):
         assert panels >= min(panel_cells, 1), f"{path.name} builds panels, but none is displayed"
         for panel in range(panels):
             before = notebook.wait_for_figure(panel)
-            repaint_ms = notebook.nudge_slider(panel)
-            assert repaint_ms >= 0, f"{path.name}: panel {panel}'s figure did not repaint after a slider move"
+            # Not every slider changes every setting's picture (an offset vanishes once features are
+            # standardized), so try the sliders in order until one repaints the figure.
+            repainted = False
+            for slider in range(notebook.slider_count(panel)):
+                if notebook.nudge_slider(panel, slider, timeout_ms=8_000) >= 0:
+                    repainted = True
+                    break
+            assert repainted, f"{path.name}: no slider of panel {panel} repainted its figure"
             assert notebook.canvas_png(panel) != before
         assert notebook.errors() == []
     finally:
