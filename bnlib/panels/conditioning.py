@@ -63,6 +63,20 @@ def format_steps(steps, max_steps=MAX_STEPS):
     return f"more than {max_steps:,}" if steps is None else f"{steps:,}"
 
 
+def unit_and_offset_controls(**slider_options) -> dict:
+    """The four controls of how height and age are measured: their units and a shift of their origin."""
+    return {
+        "height_unit": widgets.Dropdown(options=list(HEIGHT_UNITS), value="cm", description="height in"),
+        "age_unit": widgets.Dropdown(options=list(AGE_UNITS), value="years", description="age in"),
+        "height_offset_cm": widgets.FloatSlider(
+            value=0.0, min=-170.0, max=100.0, step=10.0, description="height offset (cm)", **slider_options
+        ),
+        "age_offset_years": widgets.FloatSlider(
+            value=0.0, min=-45.0, max=50.0, step=5.0, description="age offset (years)", **slider_options
+        ),
+    }
+
+
 class LossSurfacePanel(Panel):
     """Contours of the MSE over (w_height, w_age), the gradient-descent path on them, and κ, live.
 
@@ -80,14 +94,7 @@ class LossSurfacePanel(Panel):
         slider = dict(continuous_update=True, style={"description_width": "110px"})
         return {
             "transform": widgets.Dropdown(options=PANEL_TRANSFORMS, value="raw", description="features"),
-            "height_unit": widgets.Dropdown(options=list(HEIGHT_UNITS), value="cm", description="height in"),
-            "age_unit": widgets.Dropdown(options=list(AGE_UNITS), value="years", description="age in"),
-            "height_offset_cm": widgets.FloatSlider(
-                value=0.0, min=-170.0, max=100.0, step=10.0, description="height offset (cm)", **slider
-            ),
-            "age_offset_years": widgets.FloatSlider(
-                value=0.0, min=-45.0, max=50.0, step=5.0, description="age offset (years)", **slider
-            ),
+            **unit_and_offset_controls(**slider),
             "correlation": widgets.FloatSlider(
                 value=0.0, min=-0.95, max=0.95, step=0.05, description="corr(height, age)", **slider
             ),

@@ -12,9 +12,8 @@ Panels of notebooks/01_normalizing_inputs.ipynb:
 import ipywidgets as widgets
 import numpy as np
 
-from bnlib.data import AGE_UNITS, HEIGHT_UNITS
 from bnlib.live import Panel
-from bnlib.panels.conditioning import format_steps, surface_setting
+from bnlib.panels.conditioning import format_steps, surface_setting, unit_and_offset_controls
 from bnlib.surface import steps_to_converge
 from bnlib.transforms import standardize
 
@@ -77,14 +76,7 @@ class InputScalesPanel(Panel):
     def controls(self):
         slider = dict(style={"description_width": "110px"})
         return {
-            "height_unit": widgets.Dropdown(options=list(HEIGHT_UNITS), value="cm", description="height in"),
-            "age_unit": widgets.Dropdown(options=list(AGE_UNITS), value="years", description="age in"),
-            "height_offset_cm": widgets.FloatSlider(
-                value=0.0, min=-170.0, max=100.0, step=10.0, description="height offset (cm)", **slider
-            ),
-            "age_offset_years": widgets.FloatSlider(
-                value=0.0, min=-45.0, max=50.0, step=5.0, description="age offset (years)", **slider
-            ),
+            **unit_and_offset_controls(**slider),
             "transform": widgets.Dropdown(
                 options=["standardized", "min–max"], value="standardized", description="then"
             ),
