@@ -1,12 +1,14 @@
 """The learner-question map: every question L1–L22 is mapped in 00_start_here, and every link lands.
 
-A link into a notebook section is written the way JupyterLab 4 follows it:
+A link into another notebook's section names the id of the heading's cell, which is how JupyterLab 4 finds it
+reliably: ``04_gamma_and_beta.ipynb#cell-id=b8c62a7f`` opens the notebook and scrolls to that cell (the static
+HTML gallery gives every cell the id ``cell-id=…`` too). Measured in Chromium on JupyterLab 4.6: a link by
+heading text (``…ipynb#2.-Which-axis?-(L7,-L16)``) opens the notebook but does not scroll when the notebook
+was not open yet (its headings are not rendered when the fragment is looked up), and never scrolls to a
+heading with non-ASCII text (γ, ·, ÷, –), which the browser percent-encodes before JupyterLab compares it.
 
-* ``03_batchnorm_layer.ipynb#2.-Which-axis?-(L7,-L16)``: the heading's text as the browser shows it (inline
-  code without backticks, entities decoded), spaces replaced by ``-`` (JupyterLab's ``createHeaderId``);
-* ``04_gamma_and_beta.ipynb#cell-id=b8c62a7f``: the id of the heading's cell. Needed for headings with
-  non-ASCII text (γ, ·, ÷, –): the browser percent-encodes those characters in the link and JupyterLab 4.6
-  compares the encoded fragment with the unencoded heading id, so the notebook opens but does not scroll.
+Within one notebook, a link by heading text works once the page is rendered: '#Recap' is the heading's text
+as the browser shows it with spaces replaced by '-' (JupyterLab's ``createHeaderId``); it must be ASCII.
 
 The checker (:func:`link_problems`) is reused for README.md, whose links point into ``notebooks/``.
 """
@@ -132,8 +134,8 @@ def resolve_link(url: str, base: Path, document: Path | None = None) -> Section 
 def link_problems(markdown: str, base: Path, document: Path | None = None) -> list[str]:
     """Every relative link in ``markdown`` (a file in folder ``base``) that does not land where it says.
 
-    A link into a notebook section must name an existing heading, by an anchor JupyterLab can follow or by
-    its cell id. Links within the document ('#…') are checked when ``document`` is the notebook they are in.
+    A link into another notebook's section must name its heading cell's id; a link within the document
+    ('#…', checked when ``document`` is the notebook it is in) may name the heading's ASCII anchor.
     Web links (http, https, mailto) are not checked.
     """
     problems = []
@@ -151,10 +153,15 @@ def link_problems(markdown: str, base: Path, document: Path | None = None) -> li
                 problems.append(
                     f"[{text}]({url}): no heading '{fragment}' in {target}; its headings: {headings}"
                 )
+        elif isinstance(landed, Section) and fragment == landed.anchor and target:
+            problems.append(
+                f"[{text}]({url}): JupyterLab does not scroll to a heading of another notebook named by its "
+                f"text; link the heading's cell instead: {target}#cell-id={landed.cell_id}"
+            )
         elif isinstance(landed, Section) and fragment == landed.anchor and not landed.followable:
             problems.append(
-                f"[{text}]({url}): JupyterLab cannot scroll to a heading with non-ASCII text, quotes or math "
-                f"in the link; link by the heading's cell id instead: {target}#cell-id={landed.cell_id}"
+                f"[{text}]({url}): JupyterLab cannot scroll to a heading with non-ASCII text, quotes or math; "
+                f"link the heading's cell instead: #cell-id={landed.cell_id}"
             )
     return problems
 
@@ -252,19 +259,19 @@ def test_the_checker_catches_bad_links(tmp_path):
         ]
     )
     nbformat.write(notebook, tmp_path / "nb.ipynb")
-    good = (
-        "[a](nb.ipynb#Plain-heading-(L3)) [b](nb.ipynb#cell-id=greek) [c](https://example.org) [d](nb.ipynb)"
-    )
+    good = "[a](nb.ipynb#cell-id=plain) [b](nb.ipynb#cell-id=greek) [c](https://example.org) [d](nb.ipynb)"
     assert link_problems(good, tmp_path) == []
+    assert link_problems("[e](#Plain-heading-(L3))", tmp_path, tmp_path / "nb.ipynb") == []
     bad = {
         "[x](nb.ipynb#Missing-(L3))": "no heading",
-        "[x](other.ipynb#Plain-heading-(L3))": "does not exist",
-        "[x](nb.ipynb#γ-heading-(L1))": "cell-id=greek",
+        "[x](other.ipynb#cell-id=plain)": "does not exist",
+        "[x](nb.ipynb#Plain-heading-(L3))": "nb.ipynb#cell-id=plain",
+        "[x](#γ-heading-(L1))": "#cell-id=greek",
         "[x](nb.ipynb#cell-id=nope)": "no heading",
         "[x](nb.ipynb#not-a-heading)": "no heading",
     }
     for markdown, expected in bad.items():
-        problems = link_problems(markdown, tmp_path)
+        problems = link_problems(markdown, tmp_path, tmp_path / "nb.ipynb")
         assert len(problems) == 1 and expected in problems[0], (markdown, problems)
     sections = notebook_sections(tmp_path / "nb.ipynb")
     assert [s.title for s in sections] == ["Plain heading (L3)", "γ heading (L1)"]
