@@ -13,6 +13,7 @@ import importlib
 import pkgutil
 import random
 import statistics
+import sys
 import time
 
 import matplotlib
@@ -71,12 +72,14 @@ def time_panel(panel_class: type[Panel], seed: int = 0) -> dict:
     }
 
 
-def main() -> list[dict]:
+def main(name_filter: str = "") -> list[dict]:
     print(f"Live panels: kernel-side update (compute + draw), {CHANGES} control changes each\n")
     print("| panel | median (ms) | p95 (ms) | naive re-create (ms) | naive / in place |")
     print("|---|---:|---:|---:|---:|", flush=True)
     rows = []
     for panel_class in course_panels():
+        if name_filter not in f"{panel_class.__module__}.{panel_class.__name__}":
+            continue
         row = time_panel(panel_class)
         rows.append(row)
         print(
@@ -90,4 +93,4 @@ def main() -> list[dict]:
 
 
 if __name__ == "__main__":
-    main()
+    main(*sys.argv[1:2])  # optional: part of a panel's name, e.g. LossSurface

@@ -277,6 +277,30 @@ class Panel:
             self._printing = False
             self._background = None  # printing reused the canvas's renderer: the next update draws in full
 
+    @staticmethod
+    def keep_in_view(ax, *, x=None, y=None, margin: float = 0.05, shrink_below: float = 0.3) -> None:
+        """Fit the axes' limits to the data lazily, so most updates keep them and can be blitted.
+
+        Limits grow when the data leaves them, and shrink only when the data fills less than
+        ``shrink_below`` of the view; otherwise they stay put (a change of limits forces a full redraw
+        of ticks and labels, which costs far more than repainting the data).
+        x, y: arrays of the data shown along that axis (None leaves the axis alone).
+        """
+        for values, get_limits, set_limits in ((x, ax.get_xlim, ax.set_xlim), (y, ax.get_ylim, ax.set_ylim)):
+            if values is None:
+                continue
+            values = np.asarray(values, dtype=float)
+            values = values[np.isfinite(values)]
+            if values.size == 0:
+                continue
+            low, high = float(values.min()), float(values.max())
+            pad = margin * (high - low) if high > low else max(abs(high), 1.0) * margin
+            current_low, current_high = get_limits()
+            outside = low < current_low or high > current_high
+            too_loose = (high - low) < shrink_below * (current_high - current_low)
+            if outside or too_loose:
+                set_limits(low - pad, high + pad)
+
     # ----- internals ----------------------------------------------------------------------------
     def _dynamic_artists(self) -> list:
         """What a render may change: the data artists, legends (drawn above data) and the message."""

@@ -103,3 +103,15 @@ def test_without_a_kernel_the_figure_is_a_png():
 
 def test_abstract_fixtures_are_not_registered():
     assert GeometricGrowth not in Panel.registry
+
+
+def test_keep_in_view_grows_at_once_and_shrinks_only_when_loose():
+    panel = GeometricGrowth()
+    ax = panel.ax
+    ax.set_ylim(0, 10)
+    Panel.keep_in_view(ax, y=[1, 9])
+    assert ax.get_ylim() == (0, 10)  # data inside and filling the view: limits kept
+    Panel.keep_in_view(ax, y=[1, 12])
+    assert ax.get_ylim()[1] > 12  # data outside: limits grow
+    Panel.keep_in_view(ax, y=[0.0, 0.5])
+    assert ax.get_ylim()[1] < 1  # data fills a sliver: limits shrink
