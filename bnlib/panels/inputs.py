@@ -11,6 +11,7 @@ Panels of notebooks/01_normalizing_inputs.ipynb:
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.transforms import ScaledTranslation
 
 from bnlib.live import Panel
 from bnlib.panels.conditioning import format_steps, surface_setting, unit_and_offset_controls
@@ -29,6 +30,31 @@ def _describe(values, unit=""):
     return (
         f"mean {mean:.4g}{unit} · std {values.std():.3g}{unit} · "
         f"range {values.min():.3g} to {values.max():.3g}{unit}"
+    )
+
+
+def live_title(ax, fontsize=9):
+    """A title whose text may change on every update, updated with ``set_text``: an ``ax.text`` where
+    ``ax.set_title`` would put it (6 points above the axes).
+
+    The texts of an axes are repainted over the cached background on each update, whereas a changed
+    ``set_title`` forces a full redraw of the figure.
+    """
+    above = ScaledTranslation(0.0, 6.0 / 72.0, ax.figure.dpi_scale_trans)
+    return ax.text(
+        0.5, 1.0, "", transform=ax.transAxes + above, ha="center", va="baseline", fontsize=fontsize
+    )
+
+
+def static_legend(ax, loc="upper right", **options):
+    """The legend of ``ax``'s labelled artists, drawn once into the cached background.
+
+    It is a figure legend placed over the axes: its labels never change, and an axes' own legend would be
+    re-rendered (all its text) on every update. Data drawn later paints over it, so pick a quiet corner.
+    """
+    handles, labels = ax.get_legend_handles_labels()
+    return ax.figure.legend(
+        handles, labels, loc=loc, bbox_to_anchor=(0.0, 0.0, 1.0, 1.0), bbox_transform=ax.transAxes, **options
     )
 
 
@@ -157,22 +183,27 @@ class VarianceEstimatorPanel(Panel):
         }
         self.averages = {k: self.ax.axvline(0, color=c, lw=2, ls="--") for k, c in colors.items()}
         self.ax.axvline(self.sigma**2, color="black", lw=1.5, label="σ² = 100 cm²")
-        self.ax.legend(fontsize=8, frameon=False)
+        static_legend(self.ax, fontsize=8, frameon=False)
         self.ax.set_xlabel("variance estimate (cm²)")
         self.ax.set_yticks([])
-        self.ax.set_xlim(0, 4 * self.sigma**2)
-        self.title_text = self.ax.set_title("", fontsize=9)
+        self.edges = np.linspace(0, 4 * self.sigma**2, 41)
+        self.ax.set_xlim(self.edges[0], self.edges[-1])
+        # Every n the slider offers, estimated once: an update only swaps the arrays drawn.
+        slider = self._controls["n"]
+        self.estimates = {}
+        for n in range(slider.min, slider.max + 1):
+            estimates = dict(zip(self.names, variance_estimates(n, sigma=self.sigma), strict=True))
+            counts = {name: np.histogram(values, bins=self.edges)[0] for name, values in estimates.items()}
+            self.estimates[n] = estimates, counts
+        self.title_text = live_title(self.ax)
 
     def render(self, n):
-        estimates = dict(zip(self.names, variance_estimates(n, sigma=self.sigma), strict=True))
-        edges = np.linspace(0, 4 * self.sigma**2, 41)
-        tallest = 1
+        estimates, counts = self.estimates[n]
         for name, values in estimates.items():
-            counts, _ = np.histogram(values, bins=edges)
-            self.stairs[name].set_data(counts, edges)
+            self.stairs[name].set_data(counts[name], self.edges)
             self.averages[name].set_xdata([values.mean()] * 2)
-            tallest = max(tallest, counts.max())
-        self.ax.set_ylim(0, tallest * 1.15)
+        tallest = max(1, *(c.max() for c in counts.values()))
+        self.keep_in_view(self.ax, y=[0, tallest * 1.15], margin=0.0)
         biased, unbiased = estimates.values()
         self.title_text.set_text(f"{len(biased):,} samples of n = {n} heights (σ = {self.sigma:g} cm)")
         return {
@@ -261,16 +292,26 @@ class HiddenDriftPanel(Panel):
     def setup(self, fig):
         self.ax_in, self.ax_hidden = fig.subplots(1, 2)
         fig.subplots_adjust(left=0.05, right=0.97, top=0.86, bottom=0.16, wspace=0.15)
-        counts, edges = np.histogram(self.run["inputs"][:, 0], bins=BINS)
+        inputs = self.run["inputs"][:, 0]
+        counts, edges = np.histogram(inputs, bins=BINS)
         self.ax_in.stairs(counts, edges, fill=True, color="#2563eb", alpha=0.6)
-        self.input_title = self.ax_in.set_title("", fontsize=9)
+        self.ax_in.plot([inputs.mean()], [counts.max() * 1.08], "v", color="#2563eb", mec="black", ms=8)
+        self.ax_in.set_ylim(0, counts.max() * 1.15)
+        # The inputs are the same at every step, so their title is too (drawn once, in the background).
+        self.ax_in.set_title(f"input at every step: mean {inputs.mean():+.2f}, std {inputs.std():.2f}", fontsize=9)
         self.ax_in.set_xlabel("standardized height (network input)")
         self.hidden_now = self.ax_hidden.stairs([0.0], [0.0, 1.0], fill=True, color="#ea580c", alpha=0.6)
         self.hidden_start = self.ax_hidden.stairs([0.0], [0.0, 1.0], color="black", lw=1.2)
         (self.hidden_mean,) = self.ax_hidden.plot([], [], "v", color="#ea580c", mec="black", ms=8)
-        (self.input_mean,) = self.ax_in.plot([], [], "v", color="#2563eb", mec="black", ms=8)
-        self.hidden_title = self.ax_hidden.set_title("", fontsize=9)
+        self.hidden_title = live_title(self.ax_hidden)
         self.ax_hidden.set_xlabel("hidden unit's input  x·w + b  (outline: step 0)")
+        # One ruler for every unit and step (the range of all recorded pre-activations), so the axes
+        # never move: a drift shows as the histogram sliding along it. Heights are relative to the
+        # tallest bar (the y axis has no ticks), so the height of the axes is fixed too.
+        hidden = self.run["hidden"]
+        pad = 0.04 * (hidden.max() - hidden.min())
+        self.ax_hidden.set_xlim(hidden.min() - pad, hidden.max() + pad)
+        self.ax_hidden.set_ylim(0, 1.15)
         for ax in (self.ax_in, self.ax_hidden):
             ax.set_yticks([])
 
@@ -281,16 +322,11 @@ class HiddenDriftPanel(Panel):
         edges = np.histogram_bin_edges(np.concatenate([now, start]), bins=BINS)
         counts_now, _ = np.histogram(now, bins=edges)
         counts_start, _ = np.histogram(start, bins=edges)
-        self.hidden_now.set_data(counts_now, edges)
-        self.hidden_start.set_data(counts_start, edges)
         tallest = max(counts_now.max(), counts_start.max())
-        self.hidden_mean.set_data([now.mean()], [tallest * 1.08])
-        self.ax_hidden.set_xlim(edges[0], edges[-1])
-        self.ax_hidden.set_ylim(0, tallest * 1.15)
+        self.hidden_now.set_data(counts_now / tallest, edges)
+        self.hidden_start.set_data(counts_start / tallest, edges)
+        self.hidden_mean.set_data([now.mean()], [1.08])
         inputs = self.run["inputs"][:, 0]
-        self.input_mean.set_data([inputs.mean()], [np.histogram(inputs, bins=BINS)[0].max() * 1.08])
-        self.ax_in.set_ylim(0, np.histogram(inputs, bins=BINS)[0].max() * 1.15)
-        self.input_title.set_text(f"input at step {step}: mean {inputs.mean():+.2f}, std {inputs.std():.2f}")
         self.hidden_title.set_text(
             f"hidden unit {unit} at step {step}: mean {now.mean():+.2f}, std {now.std():.2f}"
         )
