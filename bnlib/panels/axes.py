@@ -166,7 +166,9 @@ class NormAxesPanel(Panel):
         else:
             self.ax.set_xlabel(f"channel c  (C = {c}; each block is one {h}×{w} feature map, H×W)")
         self.ax.set_ylabel(f"example n  (N = {n})")
-        self.caption = self.ax.set_title(" ", y=-0.1, fontsize=10)
+        # The caption changes with the norm: an axes text is repainted with the data, whereas a changed
+        # title would force a full redraw of the figure.
+        self.caption = self.ax.text(0.5, -0.1, "", transform=self.ax.transAxes, ha="center", fontsize=10)
         key = "red: the picked value     blue: shares its mean and variance     grey: other statistics"
         fig.text(0.5, 0.03, key, ha="center", fontsize=9, color="#374151")
         fig.subplots_adjust(left=0.08, right=0.98, top=0.86, bottom=0.16)
