@@ -34,6 +34,39 @@ def batch_statistics(samples):
     return layer.running_mean, layer.running_var
 
 
+def legend_above(fig, ax, handles=None, labels=None, ncols=3):
+    """A legend in one row just above ``ax``, outside the data, as a figure legend.
+
+    An axes legend is drawn over the data, so Panel repaints it on every update, and its text costs more
+    than the data itself; a figure legend outside the axes never overlaps the data and stays in the cached
+    background. Leave room for it at the top of the layout (``fig.tight_layout(rect=...)``).
+    """
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    return fig.legend(
+        handles,
+        labels,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        bbox_transform=ax.transAxes,
+        ncols=ncols,
+        fontsize=7,
+        frameon=False,
+        borderaxespad=0.2,
+    )
+
+
+# Batch sizes from each start value up to the next share one y-range, so moving the batch size inside a band
+# keeps the axes (and their cached drawing); small batches get wider ranges than large ones.
+BATCH_SIZE_BANDS = (2, 4, 16)
+
+
+def padded(low, high, fraction=0.05):
+    """(low, high) widened by ``fraction`` of its length on each side."""
+    pad = fraction * (high - low)
+    return low - pad, high + pad
+
+
 class RunningStatsPanel(Panel):
     """The exponential moving average of the batch statistics, step by step, against the population values."""
 
@@ -44,7 +77,33 @@ class RunningStatsPanel(Panel):
         # One seeded draw for the largest setting; each setting reads a corner (column t is step t's batch).
         rng = np.random.default_rng(seed)
         self.samples = rng.normal(POPULATION_MEAN, POPULATION_STD, size=(MAX_BATCH, MAX_STEPS))
+        self._statistics = {}  # batch size -> batch means and variances of all MAX_STEPS steps
+        self._band_limits = self._y_limits_by_band()
         super().__init__(**values)
+
+    def _y_limits_by_band(self):
+        """For each band of batch sizes, y-limits of the mean and variance axes that fit every setting in it.
+
+        Every running estimate (exponential or cumulative) is a weighted average of the start value and the
+        batch values so far, so it lies between their extremes: limits that hold the start values (0 and 1)
+        and every batch statistic of the band, over all MAX_STEPS steps, fit any momentum and number of steps.
+        Returns {band start: ((mean low, mean high), (variance low, variance high))}.
+        """
+        # Statistics of every batch size at once from prefix sums over the examples (row b: batch size b + 1).
+        sums = np.cumsum(self.samples, axis=0)[1:]
+        sums_of_squares = np.cumsum(self.samples**2, axis=0)[1:]
+        sizes = np.arange(2, MAX_BATCH + 1)[:, None]
+        means = sums / sizes
+        variances = (sums_of_squares - sums * means) / (sizes - 1)  # unbiased, like the running variance
+        limits = {}
+        ends = (*BATCH_SIZE_BANDS[1:], MAX_BATCH + 1)
+        for start, end in zip(BATCH_SIZE_BANDS, ends, strict=True):
+            rows = slice(start - 2, end - 2)
+            limits[start] = tuple(
+                padded(min(values[rows].min(), initial), max(values[rows].max(), initial))
+                for values, initial in ((means, 0.0), (variances, 1.0))
+            )
+        return limits
 
     def controls(self):
         return {
@@ -59,34 +118,44 @@ class RunningStatsPanel(Panel):
         population = (POPULATION_MEAN, POPULATION_STD**2)
         self.dots, self.running = [], []
         for ax, name, value in zip(self.axes, ("mean", "variance"), population, strict=True):
-            self.dots.append(ax.scatter([], [], s=6, color="#9ca3af", label=f"batch {name}"))
-            (line,) = ax.plot([], [], color="#2563eb", lw=2, label=f"running {name}")
+            self.dots.append(ax.scatter([], [], s=6, color="#9ca3af"))
+            (line,) = ax.plot([], [], color="#2563eb", lw=2)
             self.running.append(line)
-            ax.axhline(value, color="#dc2626", ls="--", lw=1.2, label=f"population {name} = {value:g}")
-            ax.set_ylabel(name)
-            ax.legend(loc="upper right", fontsize=7, framealpha=0.8)
+            ax.axhline(value, color="#dc2626", ls="--", lw=1.2)
+            ax.set_ylabel(f"{name}\n(population {value:g})")
+        # A fixed time axis: the steps slider plays the training forward, and curves compare across settings.
+        self.axes[0].set_xlim(-0.01 * MAX_STEPS, 1.02 * MAX_STEPS)
         self.axes[1].set_xlabel("training step")
-        fig.tight_layout()
+        top = self.axes[0]
+        legend_above(
+            fig,
+            top,
+            [*top.collections, *top.lines],
+            ["batch statistic (one per step)", "running estimate", "population value"],
+        )
+        fig.tight_layout(rect=(0, 0, 1, 0.95))
+
+    def statistics(self, batch_size):
+        """Batch means and unbiased variances of every step for this batch size (two arrays (MAX_STEPS,))."""
+        if batch_size not in self._statistics:
+            self._statistics[batch_size] = batch_statistics(self.samples[:batch_size])
+        return self._statistics[batch_size]
 
     def render(self, batch_size, momentum, steps, cumulative):
-        batch_means, batch_vars = batch_statistics(self.samples[:batch_size, :steps])
-        weight = None if cumulative else momentum
-        # PyTorch starts the running mean at 0 and the running variance at 1.
-        estimates = [
-            running_average(batch_means[:, None], weight, 0.0)[:, 0],
-            running_average(batch_vars[:, None], weight, 1.0)[:, 0],
-        ]
+        batch_means, batch_vars = (values[:steps] for values in self.statistics(batch_size))
+        # Both statistics in one pass; PyTorch starts the running mean at 0 and the running variance at 1.
+        estimates = running_average(
+            np.column_stack([batch_means, batch_vars]), None if cumulative else momentum, np.array([0.0, 1.0])
+        ).T
         step_numbers = np.arange(1, steps + 1)
-        for ax, dots, line, batch_values, estimate in zip(
-            self.axes, self.dots, self.running, (batch_means, batch_vars), estimates, strict=True
+        band = max(start for start in BATCH_SIZE_BANDS if start <= batch_size)
+        artists = zip(self.axes, self.dots, self.running, self._band_limits[band], strict=True)
+        for (ax, dots, line, limits), batch_values, estimate in zip(
+            artists, (batch_means, batch_vars), estimates, strict=True
         ):
             dots.set_offsets(np.column_stack([step_numbers, batch_values]))
             line.set_data(step_numbers, estimate)
-            low = min(batch_values.min(), estimate.min())
-            high = max(batch_values.max(), estimate.max())
-            pad = 0.08 * (high - low) + 1e-9
-            ax.set_ylim(low - pad, high + pad)
-        self.axes[0].set_xlim(0, steps + 1)
+            ax.set_ylim(limits)  # the same limits for every setting in the band: the update is blitted
         mean_error = abs(estimates[0][-1] - POPULATION_MEAN)
         var_error = abs(estimates[1][-1] - POPULATION_STD**2) / POPULATION_STD**2
         readouts = {
