@@ -11,6 +11,7 @@ Panels of notebooks/01_normalizing_inputs.ipynb:
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import ScaledTranslation
 
 from bnlib.live import Panel
@@ -46,16 +47,15 @@ def live_title(ax, fontsize=9):
     )
 
 
-def static_legend(ax, loc="upper right", **options):
+def static_legend(ax, loc="upper right", anchor=(0.0, 0.0, 1.0, 1.0), **options):
     """The legend of ``ax``'s labelled artists, drawn once into the cached background.
 
-    It is a figure legend placed over the axes: its labels never change, and an axes' own legend would be
-    re-rendered (all its text) on every update. Data drawn later paints over it, so pick a quiet corner.
+    It is a figure legend placed at ``loc`` of the box ``anchor`` (in axes coordinates; by default the
+    axes): its labels never change, and an axes' own legend would be re-rendered (all its text) on every
+    update. Data drawn later paints over it, so pick a quiet corner or a place outside the axes.
     """
     handles, labels = ax.get_legend_handles_labels()
-    return ax.figure.legend(
-        handles, labels, loc=loc, bbox_to_anchor=(0.0, 0.0, 1.0, 1.0), bbox_transform=ax.transAxes, **options
-    )
+    return ax.figure.legend(handles, labels, loc=loc, bbox_to_anchor=anchor, bbox_transform=ax.transAxes, **options)
 
 
 class _HistogramAxes:
@@ -69,22 +69,30 @@ class _HistogramAxes:
         self.bars = {name: ax.plot([], [], "-|", color=colors[name], lw=2.5, ms=10)[0] for name in names}
         self.means = {name: ax.plot([], [], "o", color=colors[name], mec="black", ms=6)[0] for name in names}
 
-    def update(self, series: dict):
-        """series: name -> 1-D values. Redraws each histogram and its mean ± std bar; rescales the axes."""
-        tallest, low, high = 1, np.inf, -np.inf
+    def update(self, series: dict) -> None:
+        """series: name -> 1-D values. Redraws each histogram and its mean ± std bar in place.
+
+        The height of the axes follows the tallest bar lazily (it is the same for every unit and offset:
+        changing them moves and stretches the histograms without changing their counts); the caller keeps
+        the x limits.
+        """
+        tallest = 1
         for name, values in series.items():
             counts, edges = np.histogram(values, bins=BINS)
             self.stairs[name].set_data(counts, edges)
             tallest = max(tallest, counts.max())
-            low, high = min(low, edges[0]), max(high, edges[-1])
         for k, (name, values) in enumerate(series.items()):
             y = tallest * (1.12 + 0.1 * k)  # each series' bar on its own row above the histograms
             mean, std = values.mean(), values.std()
             self.bars[name].set_data([mean - std, mean + std], [y, y])
             self.means[name].set_data([mean], [y])
-        pad = 0.04 * (high - low)
-        self.ax.set_xlim(low - pad, high + pad)
-        self.ax.set_ylim(0, tallest * (1.2 + 0.1 * len(series)))
+        Panel.keep_in_view(self.ax, y=[0, tallest * (1.2 + 0.1 * len(series))], margin=0.0)
+
+
+def _padded_range(values, pad=0.04):
+    """(low, high) of the values, widened by ``pad`` of their span on each side."""
+    low, high = float(np.min(values)), float(np.max(values))
+    return low - pad * (high - low), high + pad * (high - low)
 
 
 class InputScalesPanel(Panel):
@@ -113,12 +121,33 @@ class InputScalesPanel(Panel):
         fig.subplots_adjust(left=0.08, right=0.97, top=0.93, bottom=0.1, hspace=0.5)
         self.raw = _HistogramAxes(ax_raw, ["height", "age"], COLORS)
         self.new = _HistogramAxes(ax_new, ["height", "age"], COLORS)
-        ax_raw.legend(loc="upper right", fontsize=8, frameon=False)
+        # Above the axes, left of the title: the histograms and bars can reach every corner inside.
+        static_legend(ax_raw, loc="lower left", anchor=(-0.01, 0.98), ncols=2, fontsize=8, frameon=False)
         for ax in (ax_raw, ax_new):
             ax.set_ylabel("people")
             ax.set_yticks([])
-        self.raw_title = ax_raw.set_title("", fontsize=9)
+            # A change of unit or transform redraws the axes, and tick labels are most of that time.
+            ax.xaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 2.5, 5, 10]))
+        self.raw_title = ax_raw.set_title("", fontsize=9, loc="right")
         self.new_title = ax_new.set_title("", fontsize=9)
+        # x limits, fixed so that moving an offset slider only repaints the histograms: per pair of units,
+        # one view that holds the data at every offset; per transform, one view (its output does not
+        # depend on the units or offsets).
+        self._raw_limits: dict[tuple[str, str], tuple[float, float]] = {}
+        self._new_limits: dict[str, tuple[float, float]] = {}
+
+    def _limits_for_units(self, height_unit, age_unit):
+        """x limits that fit height and age at every offset the sliders offer, in these units."""
+        key = (height_unit, age_unit)
+        if key not in self._raw_limits:
+            offsets = {name: self._controls[name] for name in ("height_offset_cm", "age_offset_years")}
+            corners = [
+                surface_setting("raw", height_unit, age_unit, height_offset, age_offset)[0].X
+                for height_offset in (offsets["height_offset_cm"].min, offsets["height_offset_cm"].max)
+                for age_offset in (offsets["age_offset_years"].min, offsets["age_offset_years"].max)
+            ]
+            self._raw_limits[key] = _padded_range(corners)
+        return self._raw_limits[key]
 
     def render(self, height_unit, age_unit, height_offset_cm, age_offset_years, transform):
         data, _, raw_loss = surface_setting("raw", height_unit, age_unit, height_offset_cm, age_offset_years)
@@ -128,6 +157,8 @@ class InputScalesPanel(Panel):
         height_unit_label, age_unit_label = data.feature_units
         self.raw.update({"height": data.X[:, 0], "age": data.X[:, 1]})
         self.new.update({"height": X_new[:, 0], "age": X_new[:, 1]})
+        self.raw.ax.set_xlim(self._limits_for_units(height_unit, age_unit))
+        self.new.ax.set_xlim(self._new_limits.setdefault(transform, _padded_range(X_new)))
         self.raw_title.set_text(
             f"as measured: height in {height_unit_label}, age in {age_unit_label} (mean ± std)"
         )
