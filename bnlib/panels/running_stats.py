@@ -177,9 +177,10 @@ class RunningStatsPanel(Panel):
 NUM_BATCHES = 300
 NOISE_BATCH_SIZES = (2, 4, 8, 16, 32, 64, 128, 256)
 HISTOGRAM_EDGES = np.linspace(-4.5, 4.5, 61)
-JITTER_FLOOR = (
-    1e-3  # the log axis shows a jitter of 0 (an outlier in a batch of 2 is always +1) at this floor
-)
+JITTER_FLOOR = 0.02  # the log axis shows a jitter of 0 (an outlier in a batch of 2 is always +1) at this floor
+# The jitter axis holds every curve: no jitter exceeds 1 and the 1/√B reference stays below 2 (checked in
+# render, which widens the axis should a setting ever draw above it).
+JITTER_LIMITS = (JITTER_FLOOR / 2, 2.5)
 
 
 def jitter_by_batch_size(example, companions, batch_sizes=NOISE_BATCH_SIZES):
@@ -230,7 +231,10 @@ class BatchNoisePanel(Panel):
         )
         self.hist_ax.set_xlabel(f"the example's output x̂ in {NUM_BATCHES} random batches")
         self.hist_ax.set_ylabel("batches")
-        self.hist_ax.legend(loc="upper left", fontsize=7)
+        # A fixed count axis (no bin can hold more than all the batches): the histogram grows taller and
+        # narrower as the batch size grows, and the update is blitted.
+        self.hist_ax.set_ylim(0, 1.05 * NUM_BATCHES)
+        legend_above(fig, self.hist_ax, ncols=1)
 
         sizes = np.array(NOISE_BATCH_SIZES, dtype=float)
         (self.trend,) = self.trend_ax.plot(
@@ -244,15 +248,15 @@ class BatchNoisePanel(Panel):
         self.trend_ax.set_yscale("log")
         self.trend_ax.set_xlabel("batch size B")
         self.trend_ax.set_ylabel("jitter (std of x̂)")
-        self.trend_ax.legend(loc="best", fontsize=7)
-        fig.tight_layout()
+        self.trend_ax.set_ylim(JITTER_LIMITS)
+        legend_above(fig, self.trend_ax)
+        fig.tight_layout(rect=(0, 0, 1, 0.93))
 
     def render(self, batch_size, position):
         example = np.array([position])
         outputs = outputs_in_batches(example, self.companions[:, : batch_size - 1])[:, 0]
         counts, _ = np.histogram(np.clip(outputs, HISTOGRAM_EDGES[0], HISTOGRAM_EDGES[-1]), HISTOGRAM_EDGES)
         self.histogram.set_ydata(np.append(counts, 0))
-        self.hist_ax.set_ylim(0, counts.max() * 1.1)
         # Population mean 0 and std 1: in eval mode the example's output is its position.
         self.eval_line.set_xdata([position, position])
 
@@ -260,13 +264,13 @@ class BatchNoisePanel(Panel):
             self._jitter_curves[position] = jitter_by_batch_size(example, self.companions)[:, 0]
         jitter = self._jitter_curves[position]
         sizes = np.array(NOISE_BATCH_SIZES, dtype=float)
-        self.trend.set_data(sizes, np.maximum(jitter, JITTER_FLOOR))
-        self.reference.set_data(sizes, jitter[-1] * np.sqrt(sizes[-1] / sizes))  # anchored at the largest B
+        reference = jitter[-1] * np.sqrt(sizes[-1] / sizes)  # ∝ 1/√B, anchored at the largest B
         spread = outputs.std()
+        self.trend.set_data(sizes, np.maximum(jitter, JITTER_FLOOR))
+        self.reference.set_data(sizes, reference)
         self.current.set_data([batch_size], [max(spread, JITTER_FLOOR)])
-        self.trend_ax.set_ylim(
-            0.5 * max(min(jitter.min(), spread), JITTER_FLOOR), 2 * max(jitter.max(), spread)
-        )
+        highest = max(jitter.max(), reference.max(), spread)
+        self.trend_ax.set_ylim(JITTER_LIMITS[0], max(JITTER_LIMITS[1], 1.5 * highest))
         return {
             "jitter (std over batches)": f"{spread:.3f}",
             "jitter · √B": f"{spread * np.sqrt(batch_size):.2f}",
