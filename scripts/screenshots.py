@@ -1,0 +1,169 @@
+"""Screenshots of live panels for the README (`make screenshots`), taken the way a learner sees them.
+
+    python scripts/screenshots.py                 # every shot below, into docs/images/
+    python scripts/screenshots.py gamma_beta      # only the shots whose file name contains this
+
+Each notebook is opened in JupyterLab in Debian's Chromium (tests/browser/harness.py), run with Run All, and
+one live panel's output (controls, readouts and figure) is saved as a PNG element screenshot. Files are
+reduced to a 256-colour palette when larger than the README budget of 200 KB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "browser")]
+
+from harness import CANVAS_SELECTOR, JupyterLab, LabNotebook, chromium  # noqa: E402
+from paths import NOTEBOOKS  # noqa: E402
+
+IMAGES = ROOT / "docs" / "images"
+MAX_BYTES = 200_000
+# Wide enough that a panel's controls sit beside its figure, as on a laptop screen with the sidebar closed.
+VIEWPORT = (2000, 1300)
+
+
+def choose(description: str, option: str) -> Callable:
+    """An action that picks ``option`` in the panel's dropdown labelled ``description``, as a learner does."""
+
+    def act(panel) -> None:
+        panel.locator(".widget-dropdown", has_text=description).locator("select").select_option(option)
+
+    return act
+
+
+@dataclass
+class Shot:
+    file: str  # PNG name in docs/images/
+    notebook: str  # relative to notebooks/
+    panel: int  # index of the panel among the notebook's displayed panels, in order
+    shows: str  # what the picture shows, for the README
+    action: Callable | None = None  # done on the panel before the picture is taken
+
+
+SHOTS = [
+    Shot(
+        "input_scales.png",
+        "01_normalizing_inputs.ipynb",
+        0,
+        "heights and ages in their units, raw vs standardized",
+    ),
+    Shot(
+        "loss_surface_raw.png",
+        "02_loss_surface_conditioning.ipynb",
+        0,
+        "the loss over the weights, raw features",
+    ),
+    Shot(
+        "loss_surface_standardized.png",
+        "02_loss_surface_conditioning.ipynb",
+        0,
+        "the same loss after standardizing the features",
+        choose("features", "standardized"),
+    ),
+    Shot(
+        "which_axis.png",
+        "03_batchnorm_layer.ipynb",
+        1,
+        "which values share a mean and a variance, (N, C, H, W)",
+    ),
+    Shot("gamma_beta.png", "04_gamma_and_beta.ipynb", 0, "γ sets the spread, β the centre"),
+    Shot("running_stats.png", "05_train_vs_inference.ipynb", 0, "running statistics chasing the population"),
+    Shot("variance_shift.png", "08_bn_in_practice.ipynb", 0, "dropout before batch norm: the variance shift"),
+]
+
+
+def fit_budget(png: bytes) -> bytes:
+    """The PNG itself if it is within the budget, else the same picture in a 256-colour palette."""
+    if len(png) <= MAX_BYTES:
+        return png
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    if buffer.tell() > MAX_BYTES:
+        raise ValueError(
+            f"screenshot is {buffer.tell() / 1e3:.0f} KB even with 256 colours; make the panel smaller"
+        )
+    return buffer.getvalue()
+
+
+def take(shots: list[Shot], out: Path = IMAGES) -> list[Path]:
+    """Take the shots, one JupyterLab tab per notebook, and return the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    by_notebook: dict[str, list[Shot]] = {}
+    for shot in shots:
+        by_notebook.setdefault(shot.notebook, []).append(shot)
+    with JupyterLab(NOTEBOOKS) as lab, chromium(viewport=VIEWPORT) as browser:
+        for name, notebook_shots in by_notebook.items():
+            notebook = LabNotebook.open(browser, lab, name)
+            try:
+                notebook.page.evaluate("window.jupyterapp.shell.collapseLeft()")
+                seconds = notebook.run_all()
+                errors = notebook.errors()
+                if errors:
+                    raise RuntimeError(f"{name}: {errors}")
+                print(f"{name}: ran in {seconds:.0f} s, {notebook.panel_count()} panels", flush=True)
+                for shot in notebook_shots:
+                    written.append(_shoot(notebook, shot, out))
+            finally:
+                notebook.close()
+    return written
+
+
+def _shoot(notebook: LabNotebook, shot: Shot, out: Path) -> Path:
+    if shot.panel >= notebook.panel_count():
+        raise IndexError(
+            f"{shot.notebook} shows {notebook.panel_count()} panels; there is no panel {shot.panel}"
+        )
+    panel = notebook.panels().nth(shot.panel)
+    notebook.wait_for_figure(shot.panel)
+    if shot.action is not None:
+        before = notebook.canvas_png(shot.panel)
+        shot.action(panel)
+        notebook.page.wait_for_timeout(500)
+        if notebook.wait_for_figure(shot.panel) == before:
+            raise RuntimeError(f"{shot.file}: the figure did not change after the action")
+    panel.scroll_into_view_if_needed()
+    png = fit_budget(notebook.page.screenshot(clip=_content_box(panel)))
+    path = out / shot.file
+    path.write_bytes(png)
+    print(f"  {path.relative_to(ROOT)}: {len(png) / 1e3:.0f} KB — {shot.shows}", flush=True)
+    return path
+
+
+def _content_box(panel) -> dict:
+    """The page area of the panel's controls column and figure, without the empty width of the output area."""
+    boxes = [
+        panel.locator(".widget-vbox").first.bounding_box(),
+        panel.locator(CANVAS_SELECTOR).first.bounding_box(),
+    ]
+    left, top = min(b["x"] for b in boxes), min(b["y"] for b in boxes)
+    right = max(b["x"] + b["width"] for b in boxes)
+    bottom = max(b["y"] + b["height"] for b in boxes)
+    # A little room on the right and below; none above, where the cell's printed output may sit.
+    return {"x": left, "y": top, "width": right - left + 6, "height": bottom - top + 2}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "only", nargs="?", default="", help="take only the shots whose file name contains this"
+    )
+    args = parser.parse_args(argv)
+    shots = [s for s in SHOTS if args.only in s.file]
+    if not shots:
+        parser.error(f"no shot matches {args.only!r}; the shots are {', '.join(s.file for s in SHOTS)}")
+    take(shots)
+
+
+if __name__ == "__main__":
+    main()
