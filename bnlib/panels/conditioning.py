@@ -8,6 +8,8 @@ gradient-descent path change with it.
 Explained in notebooks/02_loss_surface_conditioning.ipynb, section "The loss over the weights (L3)".
 """
 
+from functools import lru_cache
+
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.ticker import MaxNLocator
@@ -17,7 +19,8 @@ from bnlib.live import Panel, Unstable
 from bnlib.surface import QuadraticLoss, excess_loss_curve, gradient_descent, steps_to_converge
 from bnlib.transforms import transform_by_name
 
-GRID = 72  # pixels per side of the loss image: coarse, cheap, smooth enough for a quadratic bowl
+GRID = 144  # samples per side of the loss image: about one per two screen pixels, so "nearest" (the
+# cheapest to repaint on every update) looks as smooth as a bilinear coarse grid
 RTOL = 1e-6  # "converged": the excess loss has shrunk a million-fold
 MAX_STEPS = 100_000
 PANEL_TRANSFORMS = ["raw", "centered", "min–max", "standardized", "whitened (ZCA)"]
@@ -57,6 +60,44 @@ def surface_setting(
     )
     X, _ = transform_by_name(data.X, transform)
     return data, X, QuadraticLoss.from_data(X, data.y)
+
+
+@lru_cache(maxsize=64)
+def _bowl(transform, height_unit, age_unit, height_offset_cm, age_offset_years, correlation):
+    """The cached pieces of one setting's loss bowl that η, β and the step count do not change:
+    (data, QuadraticLoss, excess loss at w = 0, contour lines: list of (K, 2) arrays)."""
+    data, _, loss = surface_setting(transform, height_unit, age_unit, height_offset_cm, age_offset_years, correlation)
+    start_excess = float(loss.excess_loss(np.zeros(2)))
+    contours = [loss.level_set(start_excess * 4.0**-k) for k in range(6)]  # each contour half the size
+    return data, loss, start_excess, contours
+
+
+def _nice_ceiling(value):
+    """The smallest of 1, 2, 5, 10, 20, 50, … that is at least ``value``."""
+    decade = 10.0 ** np.floor(np.log10(value))
+    return next(decade * m for m in (1, 2, 5, 10) if decade * m >= value)
+
+
+def _keep_square_view(ax, points, shrink_below=0.3, edge=0.1):
+    """Keep the square view of ``ax`` while it shows every point comfortably, else centre a new one.
+
+    points: array of shape (P, 2). The view changes only when a point comes within ``edge`` of the view's
+    width of its border, or when the points span less than ``shrink_below`` of it; the new view is centred
+    on the points with a half-width of their largest span (so they sit at a quarter and three quarters).
+    Returns the view as (x0, x1, y0, y1).
+    """
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    margin = edge * (x1 - x0)
+    low, high = points.min(axis=0), points.max(axis=0)
+    span = float((high - low).max())
+    inside = low[0] >= x0 + margin and high[0] <= x1 - margin and low[1] >= y0 + margin and high[1] <= y1 - margin
+    if not inside or span < shrink_below * (x1 - x0):
+        centre = (low + high) / 2
+        x0, x1, y0, y1 = centre[0] - span, centre[0] + span, centre[1] - span, centre[1] + span
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+    return x0, x1, y0, y1
 
 
 def format_steps(steps, max_steps=MAX_STEPS):
@@ -119,7 +160,7 @@ class LossSurfacePanel(Panel):
             cmap="viridis_r",
             vmin=-6.0,
             vmax=1.0,
-            interpolation="bilinear",
+            interpolation="nearest",
             aspect="auto",
         )
         self.contours = [self.ax.plot([], [], color="white", lw=0.8, alpha=0.7)[0] for _ in range(6)]
@@ -137,19 +178,14 @@ class LossSurfacePanel(Panel):
         self.ax_curve.set_yticks(exponents, [f"1e{e}" for e in exponents])
         self.ax_curve.xaxis.set_major_locator(MaxNLocator(4, integer=True))
         self.ax_curve.axhline(np.log10(RTOL), color="#6b7280", ls="--", lw=0.8)
-        self.ax_curve.text(1, np.log10(RTOL) + 0.25, "converged", fontsize=8, color="#6b7280")
+        # A figure text at a data position of the curve's axes: drawn once into the background.
+        fig.text(
+            1, np.log10(RTOL) + 0.25, "converged", fontsize=8, color="#6b7280", transform=self.ax_curve.transData
+        )
         (self.curve,) = self.ax_curve.plot([], [], color="#dc2626", lw=1.5)
         self.ax_curve.set_xlabel("step")
         self.ax_curve.set_title("(L − L*) / (L₀ − L*)", fontsize=9)
-
-    def _frame(self, loss, w0):
-        """A square window around the start and the minimizer, where the path runs: (x0, x1, y0, y1).
-
-        It depends on the data only, not on η or β, so the view holds still while those sliders move.
-        """
-        centre = (w0 + loss.minimizer) / 2
-        half = 1.0 * float(np.abs(loss.minimizer - w0).max())
-        return centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half
+        self._image_key = None  # (setting, view) of the loss image drawn now
 
     def render(
         self,
@@ -163,22 +199,23 @@ class LossSurfacePanel(Panel):
         momentum,
         steps,
     ):
-        data, _, loss = surface_setting(
-            transform, height_unit, age_unit, height_offset_cm, age_offset_years, correlation
-        )
+        setting = (transform, height_unit, age_unit, height_offset_cm, age_offset_years, correlation)
+        data, loss, start_excess, contours = _bowl(*setting)
         w0 = np.zeros(2)
-        start_excess = float(loss.excess_loss(w0))
-        x0, x1, y0, y1 = self._frame(loss, w0)
-        w1, w2 = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))
-        field = loss.loss_grid(w1, w2, excess=True) / start_excess
-        self.image.set_data(np.log10(field + 1e-12))
-        self.image.set_extent((x0, x1, y0, y1))
-        for k, line in enumerate(self.contours):
-            line.set_data(*loss.level_set(start_excess * 4.0**-k).T)  # each contour half the size
-        self.ax.set_xlim(x0, x1)
-        self.ax.set_ylim(y0, y1)
-        self.start.set_data([w0[0]], [w0[1]])
-        self.optimum.set_data([loss.minimizer[0]], [loss.minimizer[1]])
+        # The view holds still while η, β and the steps move, and while the bowl's minimizer stays well
+        # inside it: then an update only repaints the data over the cached axes.
+        view = _keep_square_view(self.ax, np.array([w0, loss.minimizer]))
+        if self._image_key != (setting, view):
+            x0, x1, y0, y1 = view
+            w1, w2 = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))
+            field = loss.loss_grid(w1, w2, excess=True) / start_excess
+            self.image.set_data(np.log10(field + 1e-12))
+            self.image.set_extent(view)
+            for line, contour in zip(self.contours, contours, strict=True):
+                line.set_data(*contour.T)
+            self.start.set_data([w0[0]], [w0[1]])
+            self.optimum.set_data([loss.minimizer[0]], [loss.minimizer[1]])
+            self._image_key = (setting, view)
         units = data.feature_units
         label = WEIGHT_UNIT[transform]
         self.ax.set_xlabel(f"w_height ({label.format(unit=UNIT_SINGULAR[units[0]])})")
@@ -191,7 +228,9 @@ class LossSurfacePanel(Panel):
         # log10 of a diverging run's inf is clipped far above the plot: drawable, and clearly off the top.
         shown = np.log10(np.clip(curve, 1e-300, 1e300))
         self.curve.set_data(np.arange(len(shown)), shown)
-        self.ax_curve.set_xlim(0, steps)
+        # Step axis in round lengths (10, 20, 50, …) that change only when the curve outgrows them or
+        # fills less than a third of them.
+        self.keep_in_view(self.ax_curve, x=[0, _nice_ceiling(steps)], margin=0.0)
 
         rate = loss.convergence_rate(lr, momentum)
         edge_ratio = 1.0 + momentum  # heavy ball is stable up to 2(1 + β)/λ_max
