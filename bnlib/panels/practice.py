@@ -24,6 +24,12 @@ def _histogram(values):
     return 0.5 * (edges[:-1] + edges[1:]), heights / (values.size * width)
 
 
+def _keep_top_in_view(ax, top):
+    """Raise the y-limit of a density plot (never lower it) so a curve of this height stays in view."""
+    if top > ax.get_ylim()[1]:
+        ax.set_ylim(0, 1.1 * top)
+
+
 class VarianceShiftPanel(Panel):
     """Inverted dropout keeps the mean of a unit and raises its second moment by 1/(1 − p); the BN layer
     behind it stores that larger variance and, at test time, divides by too large a std."""
@@ -56,57 +62,77 @@ class VarianceShiftPanel(Panel):
 
     def setup(self, fig):
         self.ax_input, self.ax_output = fig.subplots(1, 2)
-        (self.train_line,) = self.ax_input.plot(
-            [], [], drawstyle="steps-mid", color="#dc2626", label="training"
-        )
+        (self.train_line,) = self.ax_input.plot([], [], drawstyle="steps-mid", color="#dc2626")
+        scale = np.sqrt(self.test_var[0])
         (self.test_line,) = self.ax_input.plot(
-            [], [], drawstyle="steps-mid", color="#2563eb", label="test time"
+            *_histogram((self.test_inputs[:, 0] - self.test_mean[0]) / scale),
+            drawstyle="steps-mid",
+            color="#2563eb",
         )
         self.ax_input.set(
             title="BN input, feature 0 (standardized\nby its test-time statistics)", xlim=(-4, 4)
         )
         self.ax_input.set_xlabel("value")
-        self.ax_input.legend(fontsize=7, loc="upper right")
         grid = np.linspace(-4, 4, 161)
-        self.ax_output.plot(
-            grid,
-            np.exp(-(grid**2) / 2) / np.sqrt(2 * np.pi),
-            color="#6b7280",
-            ls="--",
-            lw=1,
-            label="N(0, 1): what BN promises",
+        (promise,) = self.ax_output.plot(
+            grid, np.exp(-(grid**2) / 2) / np.sqrt(2 * np.pi), color="#6b7280", ls="--", lw=1
         )
-        (self.output_line,) = self.ax_output.plot(
-            [], [], drawstyle="steps-mid", color="#2563eb", label="BN output at test time"
-        )
+        (self.output_line,) = self.ax_output.plot([], [], drawstyle="steps-mid", color="#2563eb")
         self.ax_output.set(title="BN output at test time, all features", xlim=(-4, 4))
         self.ax_output.set_xlabel("x̂ (running statistics)")
-        self.ax_output.legend(fontsize=7, loc="upper right")
         for ax in (self.ax_input, self.ax_output):
             ax.set_yticks([])  # densities: the shapes matter, not the numbers (and fewer labels draw faster)
             ax.set_xticks([-4, -2, 0, 2, 4])
-        fig.tight_layout()
+        # One legend for both axes, outside them: drawn once with the axes instead of over the data on
+        # every update.
+        fig.legend(
+            [self.train_line, self.test_line, promise],
+            ["training", "test time", "N(0, 1): what BN promises"],
+            loc="lower center",
+            ncols=3,
+            fontsize=8,
+            frameon=False,
+        )
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
+        # Fixed heights that fit every dropout rate the slider offers, so moving it repaints only the curves
+        # (and the curves' heights can be compared from one rate to the next).
+        rate_slider = self.control_widgets["rate"]
+        rates = np.arange(rate_slider.min, rate_slider.max + 1e-9, rate_slider.step)
+        peaks = np.array(
+            [[hist[1].max() for hist in self._layer(rate, rate > 0, False)[2:]] for rate in rates]
+        )
+        self.ax_input.set_ylim(0, 1.1 * max(peaks[:, 0].max(), self.test_line.get_ydata().max()))
+        self.ax_output.set_ylim(0, max(0.75, 1.1 * peaks[:, 1].max()))
 
-    def render(self, rate, placement, recompute):
-        dropout_before = placement == PLACEMENTS[0] and rate > 0
+    def _layer(self, rate, dropout_before, recompute):
+        """What the BN layer collects and outputs at one setting.
+
+        Returns (running_var of shape (FEATURES,), x_hat: its test-time output of shape (N, FEATURES),
+        the histogram of its training input of feature 0 standardized by the test-time statistics, and the
+        histogram of x_hat), each histogram as (bin centres, densities).
+        """
         if dropout_before:
             kept = self.keep_draws >= rate
-            train_inputs = (self.hidden * kept / (1.0 - rate)) @ self.weights
+            # einsum rather than @: a product this small is fastest on one thread, and BLAS would spread it
+            # over every core (which stalls on a busy machine).
+            train_inputs = np.einsum("nh,hf->nf", self.hidden * kept / (1.0 - rate), self.weights)
         else:
             train_inputs = self.test_inputs
         # The running statistics are the training-time ones (their long-run limit), unless recomputed with
         # dropout off, which gives exactly the test-time ones.
         source = self.test_inputs if recompute else train_inputs
         running_mean, running_var = source.mean(axis=0), source.var(axis=0, ddof=1)
-
-        scale = np.sqrt(self.test_var[0])
-        self.train_line.set_data(*_histogram((train_inputs[:, 0] - self.test_mean[0]) / scale))
-        self.test_line.set_data(*_histogram((self.test_inputs[:, 0] - self.test_mean[0]) / scale))
         x_hat = (self.test_inputs - running_mean) / np.sqrt(running_var + 1e-5)
-        self.output_line.set_data(*_histogram(x_hat.ravel()))
-        self.ax_output.set_ylim(0, max(0.75, 1.1 * self.output_line.get_ydata().max()))
-        top = max(self.train_line.get_ydata().max(), self.test_line.get_ydata().max())
-        self.ax_input.set_ylim(0, 1.1 * top)
+        train_standardized = (train_inputs[:, 0] - self.test_mean[0]) / np.sqrt(self.test_var[0])
+        return running_var, x_hat, _histogram(train_standardized), _histogram(x_hat.ravel())
+
+    def render(self, rate, placement, recompute):
+        dropout_before = placement == PLACEMENTS[0] and rate > 0
+        running_var, x_hat, train_histogram, output_histogram = self._layer(rate, dropout_before, recompute)
+        self.train_line.set_data(*train_histogram)
+        self.output_line.set_data(*output_histogram)
+        for line in (self.train_line, self.output_line):  # a rate between the slider's steps may go higher
+            _keep_top_in_view(line.axes, line.get_ydata().max())
 
         ratio = running_var / self.test_var
         predicted = (
