@@ -209,7 +209,8 @@ class LossSurfacePanel(Panel):
             x0, x1, y0, y1 = view
             w1, w2 = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))
             field = loss.loss_grid(w1, w2, excess=True) / start_excess
-            self.image.set_data(np.log10(field + 1e-12))
+            # Coloured here, once per bowl and view, rather than on every repaint of the image.
+            self.image.set_data(self.image.to_rgba(np.log10(field + 1e-12), bytes=True))
             self.image.set_extent(view)
             for line, contour in zip(self.contours, contours, strict=True):
                 line.set_data(*contour.T)
