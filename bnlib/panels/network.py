@@ -72,25 +72,37 @@ class LearningRatePanel(Panel):
         self.loss_ax, self.accuracy_ax = fig.subplots(1, 2)
         self.loss_lines, self.end_marks = {}, {}
         for norm in self.norms:
-            (self.loss_lines[norm],) = self.loss_ax.plot(
-                [], [], color=COLORS[norm], lw=1.2, label=LABELS[norm]
-            )
+            (self.loss_lines[norm],) = self.loss_ax.plot([], [], color=COLORS[norm], lw=1.2)
             (self.end_marks[norm],) = self.loss_ax.plot([], [], "x", color=COLORS[norm], ms=9, mew=2)
             accuracies = [final_accuracy(self.sweep[norm][lr]) for lr in self.lrs]
             # A diverged run has no accuracy: drawn at 0 with a cross, so the curve stays finite.
             shown = np.nan_to_num(np.array(accuracies) * 100, nan=0.0)
-            self.accuracy_ax.plot(self.lrs, shown, "o-", color=COLORS[norm], label=LABELS[norm])
+            self.accuracy_ax.plot(self.lrs, shown, "o-", color=COLORS[norm])
         self.loss_ax.set(xlabel="training step", ylabel="training loss (nats)", yscale="log")
-        self.loss_ax.legend(fontsize=8, loc="upper right")
         (self.current,) = self.accuracy_ax.plot([], [], color="#6b7280", ls="--", lw=1)
         self.accuracy_ax.set(
             xscale="log", xlabel="learning rate", ylabel="final test accuracy (%)", ylim=(0, 100)
         )
-        self.accuracy_ax.legend(fontsize=8, loc="lower left")
-        fig.tight_layout()
+        # One legend for both axes, outside them: drawn once with the axes instead of over the data on
+        # every update.
+        fig.legend(
+            [self.loss_lines[norm] for norm in self.norms],
+            [LABELS[norm] for norm in self.norms],
+            loc="lower center",
+            ncols=len(self.norms),
+            fontsize=8,
+            frameon=False,
+        )
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+        # Loss limits that fit every run that did not diverge, so the slider usually keeps them and only
+        # repaints the curves; a diverged run may reach higher and then widens the view for its own rate.
+        runs = [self.sweep[norm][lr] for norm in self.norms for lr in self.lrs]
+        self.steps_shown = max(max(len(run.losses), run.diverged_at or 0) for run in runs) + 1
+        self.loss_top = max(10.0, *(2 * max(run.losses, default=1.0) for run in runs if not run.diverged))
+        self.loss_ax.set_xlim(0, self.steps_shown)
 
     def render(self, lr):
-        readouts, longest, highest = {}, 1, 1.0
+        readouts, highest = {}, 1.0
         for norm in self.norms:
             log = self.sweep[norm][lr]
             losses = np.asarray(log.losses, dtype=float)
@@ -100,7 +112,6 @@ class LearningRatePanel(Panel):
                 self.end_marks[norm].set_data([steps[-1]], [losses[-1]])
             else:
                 self.end_marks[norm].set_data([], [])
-            longest = max(longest, len(losses), log.diverged_at or 0)
             highest = max(highest, float(losses.max()) if len(losses) else 1.0)
             readouts[f"{LABELS[norm]}: final test accuracy"] = (
                 f"diverged at step {log.diverged_at}"
@@ -109,8 +120,7 @@ class LearningRatePanel(Panel):
             )
         if not np.isfinite(highest):
             raise Unstable("the loss overflowed before the run stopped; pick a smaller learning rate.")
-        self.loss_ax.set_xlim(0, longest + 1)
-        self.loss_ax.set_ylim(1e-2, max(10.0, 2 * highest))
+        self.loss_ax.set_ylim(1e-2, max(self.loss_top, 2 * highest))
         self.current.set_data([lr, lr], [0, 100])
         return readouts
 
