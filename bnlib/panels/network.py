@@ -98,7 +98,7 @@ class LearningRatePanel(Panel):
         # repaints the curves; a diverged run may reach higher and then widens the view for its own rate.
         runs = [self.sweep[norm][lr] for norm in self.norms for lr in self.lrs]
         self.steps_shown = max(max(len(run.losses), run.diverged_at or 0) for run in runs) + 1
-        self.loss_top = max(10.0, *(2 * max(run.losses, default=1.0) for run in runs if not run.diverged))
+        self.loss_top = max([10.0] + [2 * max(run.losses, default=1.0) for run in runs if not run.diverged])
         self.loss_ax.set_xlim(0, self.steps_shown)
 
     def render(self, lr):
