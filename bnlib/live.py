@@ -103,6 +103,38 @@ def _bounds(widget):
     return "free", None
 
 
+# Helpers for fast panels: text and legends that stay out of the per-update repaint.
+
+
+def live_title(ax, fontsize=9):
+    """A title whose text may change on every update, updated with ``set_text``: an ``ax.text`` where
+    ``ax.set_title`` would put it (6 points above the axes).
+
+    The texts of an axes are repainted over the cached background on each update, whereas a changed
+    ``set_title`` forces a full redraw of the figure.
+    """
+    from matplotlib.transforms import ScaledTranslation
+
+    above = ScaledTranslation(0.0, 6.0 / 72.0, ax.figure.dpi_scale_trans)
+    return ax.text(
+        0.5, 1.0, "", transform=ax.transAxes + above, ha="center", va="baseline", fontsize=fontsize
+    )
+
+
+def static_legend(ax, loc="upper right", anchor=(0.0, 0.0, 1.0, 1.0), handles=None, labels=None, **options):
+    """The legend of ``ax``'s labelled artists, drawn once into the cached background.
+
+    It is a figure legend placed at ``loc`` of the box ``anchor`` (in axes coordinates; by default the
+    axes): its labels never change, and an axes' own legend would be re-rendered (all its text) on every
+    update. Data drawn later paints over it, so pick a quiet corner or a place outside the axes.
+    """
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    return ax.figure.legend(
+        handles, labels, loc=loc, bbox_to_anchor=anchor, bbox_transform=ax.transAxes, **options
+    )
+
+
 class Panel:
     """Base class of every live figure in the course. See the module docstring for the contract."""
 
@@ -254,7 +286,9 @@ class Panel:
             if self._image is None:
                 self._image = widgets.Image(format="png", value=self.png())
             canvas = self._image
-        return widgets.HBox([column, canvas], layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap"))
+        return widgets.HBox(
+            [column, canvas], layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap")
+        )
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         # The live widget for JupyterLab, plus a PNG that viewers without a kernel fall back to.

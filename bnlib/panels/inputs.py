@@ -12,9 +12,8 @@ Panels of notebooks/01_normalizing_inputs.ipynb:
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.ticker import MaxNLocator
-from matplotlib.transforms import ScaledTranslation
 
-from bnlib.live import Panel
+from bnlib.live import Panel, live_title, static_legend
 from bnlib.panels.conditioning import format_steps, surface_setting, unit_and_offset_controls
 from bnlib.surface import steps_to_converge
 from bnlib.transforms import standardize
@@ -32,30 +31,6 @@ def _describe(values, unit=""):
         f"mean {mean:.4g}{unit} · std {values.std():.3g}{unit} · "
         f"range {values.min():.3g} to {values.max():.3g}{unit}"
     )
-
-
-def live_title(ax, fontsize=9):
-    """A title whose text may change on every update, updated with ``set_text``: an ``ax.text`` where
-    ``ax.set_title`` would put it (6 points above the axes).
-
-    The texts of an axes are repainted over the cached background on each update, whereas a changed
-    ``set_title`` forces a full redraw of the figure.
-    """
-    above = ScaledTranslation(0.0, 6.0 / 72.0, ax.figure.dpi_scale_trans)
-    return ax.text(
-        0.5, 1.0, "", transform=ax.transAxes + above, ha="center", va="baseline", fontsize=fontsize
-    )
-
-
-def static_legend(ax, loc="upper right", anchor=(0.0, 0.0, 1.0, 1.0), **options):
-    """The legend of ``ax``'s labelled artists, drawn once into the cached background.
-
-    It is a figure legend placed at ``loc`` of the box ``anchor`` (in axes coordinates; by default the
-    axes): its labels never change, and an axes' own legend would be re-rendered (all its text) on every
-    update. Data drawn later paints over it, so pick a quiet corner or a place outside the axes.
-    """
-    handles, labels = ax.get_legend_handles_labels()
-    return ax.figure.legend(handles, labels, loc=loc, bbox_to_anchor=anchor, bbox_transform=ax.transAxes, **options)
 
 
 class _HistogramAxes:

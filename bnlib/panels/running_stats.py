@@ -11,7 +11,7 @@ import numpy as np
 
 from bnlib.batchnorm import BatchNorm
 from bnlib.inference import outputs_in_batches, running_average
-from bnlib.live import Panel
+from bnlib.live import Panel, static_legend
 
 # The feature the running-statistics panel samples: a pre-activation with known population statistics
 # (activations have no unit).
@@ -41,14 +41,12 @@ def legend_above(fig, ax, handles=None, labels=None, ncols=3):
     than the data itself; a figure legend outside the axes never overlaps the data and stays in the cached
     background. Leave room for it at the top of the layout (``fig.tight_layout(rect=...)``).
     """
-    if handles is None:
-        handles, labels = ax.get_legend_handles_labels()
-    return fig.legend(
-        handles,
-        labels,
+    return static_legend(
+        ax,
         loc="lower center",
-        bbox_to_anchor=(0.5, 1.0),
-        bbox_transform=ax.transAxes,
+        anchor=(0.5, 1.0),
+        handles=handles,
+        labels=labels,
         ncols=ncols,
         fontsize=7,
         frameon=False,
@@ -175,7 +173,9 @@ class RunningStatsPanel(Panel):
 NUM_BATCHES = 300
 NOISE_BATCH_SIZES = (2, 4, 8, 16, 32, 64, 128, 256)
 HISTOGRAM_EDGES = np.linspace(-4.5, 4.5, 61)
-JITTER_FLOOR = 0.02  # the log axis shows a jitter of 0 (an outlier in a batch of 2 is always +1) at this floor
+JITTER_FLOOR = (
+    0.02  # the log axis shows a jitter of 0 (an outlier in a batch of 2 is always +1) at this floor
+)
 # The jitter axis holds every curve: over the slider's positions the jitter stays below 1 and the 1/√B
 # reference below 1.6 (render still widens the axis should a setting ever draw above it).
 JITTER_LIMITS = (JITTER_FLOOR / 2, 2.5)
