@@ -9,8 +9,6 @@ same run. Targets: median ≤ 30 ms and p95 ≤ 60 ms per update.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import random
 import statistics
 import sys
@@ -22,17 +20,11 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 
-import bnlib.panels  # noqa: E402
 from bnlib.live import Panel, _bounds  # noqa: E402
+from bnlib.panels import course_panels  # noqa: E402
 
 CHANGES = 60
 NAIVE_CHANGES = 8
-
-
-def course_panels() -> list[type[Panel]]:
-    for module in pkgutil.iter_modules(bnlib.panels.__path__):
-        importlib.import_module(f"bnlib.panels.{module.name}")
-    return [cls for cls in Panel.registry if cls.__module__.startswith("bnlib.panels.")]
 
 
 def random_change(panel: Panel, rng: random.Random) -> dict:

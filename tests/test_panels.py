@@ -4,27 +4,15 @@ A panel is alive after a change when its update did not raise, and either everyt
 it shows a message on the figure saying why it cannot draw that setting.
 """
 
-import importlib
-import pkgutil
 import random
 
 import numpy as np
 import pytest
 
-import bnlib.panels
 from bnlib.live import Panel, _bounds
+from bnlib.panels import course_panels
 
-
-def _import_all_panels() -> list[type[Panel]]:
-    for module in pkgutil.iter_modules(bnlib.panels.__path__):
-        importlib.import_module(f"bnlib.panels.{module.name}")
-    return sorted(
-        (cls for cls in Panel.registry if cls.__module__.startswith("bnlib.panels.")),
-        key=lambda cls: f"{cls.__module__}.{cls.__name__}",
-    )
-
-
-PANELS = _import_all_panels()
+PANELS = course_panels()
 
 
 def extremes(widget) -> list:
