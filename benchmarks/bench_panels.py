@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 
-from bnlib.live import Panel, _bounds  # noqa: E402
+from bnlib.live import Panel, control_values  # noqa: E402
 from bnlib.panels import course_panels  # noqa: E402
 
 CHANGES = 60
@@ -30,7 +30,7 @@ NAIVE_CHANGES = 8
 def random_change(panel: Panel, rng: random.Random) -> dict:
     """One control, moved to a random value a learner could pick."""
     name, widget = rng.choice(list(panel.control_widgets.items()))
-    kind, allowed = _bounds(widget)
+    kind, allowed = control_values(widget)
     if kind == "range":
         low, high = allowed
         value = rng.randint(low, high) if isinstance(low, int) else rng.uniform(low, high)

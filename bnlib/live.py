@@ -92,7 +92,7 @@ def figure_png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def _bounds(widget):
+def control_values(widget):
     """The values a control can take, as a slider or menu would offer them: (kind, values)."""
     if hasattr(widget, "options"):
         return "options", list(widget._options_values)  # the values behind the labels
@@ -413,7 +413,7 @@ class Panel:
         self._readout_html.value = f"<table>{rows}</table>"
 
     def _check_value(self, name: str, value) -> None:
-        kind, allowed = _bounds(self._controls[name])
+        kind, allowed = control_values(self._controls[name])
         if kind == "range" and not (allowed[0] <= value <= allowed[1]):
             raise ValueError(
                 f"{value!r} is outside the range of control {name!r}, [{allowed[0]}, {allowed[1]}]; "

@@ -9,7 +9,7 @@ import random
 import numpy as np
 import pytest
 
-from bnlib.live import Panel, _bounds
+from bnlib.live import Panel, control_values
 from bnlib.panels import course_panels
 
 PANELS = course_panels()
@@ -17,7 +17,7 @@ PANELS = course_panels()
 
 def extremes(widget) -> list:
     """The values to try for one control: both ends and the middle, or every option."""
-    kind, allowed = _bounds(widget)
+    kind, allowed = control_values(widget)
     if kind == "range":
         low, high = allowed
         middle = type(low)((low + high) / 2) if isinstance(low, int) else (low + high) / 2
