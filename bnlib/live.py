@@ -351,7 +351,7 @@ class Panel:
         per_axes = tuple(
             (
                 ax.get_visible(),
-                ax.get_position().bounds,
+                ax.bbox.bounds,  # not get_position(): it re-applies the aspect and marks the axes stale
                 ax.get_xlim(),
                 ax.get_ylim(),
                 ax.get_xscale(),
@@ -373,6 +373,9 @@ class Panel:
             canvas.restore_region(self._background)
             self._draw_dynamic()
             canvas.blit(self.fig.bbox)
+            # What is on screen is now current. Without this, a render that re-set unchanged limits leaves
+            # the figure stale, and pyplot redraws every stale figure in full after each widget message.
+            self.fig.stale = False
         else:
             canvas.draw_idle()  # full draw: immediately on Agg, on the browser's next frame under ipympl
 

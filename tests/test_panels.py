@@ -85,3 +85,19 @@ def test_a_blitted_update_looks_exactly_like_a_full_redraw(panel_class):
         redrawn = np.asarray(panel.fig.canvas.buffer_rgba())
         differing = np.count_nonzero(np.any(updated != redrawn, axis=-1))
         assert differing == 0, f"{differing} pixels differ from a full redraw after setting {name}"
+
+
+@pytest.mark.parametrize("panel_class", PANELS, ids=lambda cls: f"{cls.__module__.split('.')[-1]}.{cls.__name__}")
+def test_a_drawn_panel_is_not_stale(panel_class):
+    """Under %matplotlib widget, pyplot redraws every stale figure in full after each widget message, and
+    that redraw's own message starts the next one: a panel left stale keeps the kernel busy forever and a
+    slider waits behind it. After a draw, and after every update, the figure must be current."""
+    panel = panel_class()
+    panel.fig.canvas.draw()
+    assert not panel.fig.stale, "a full draw leaves the figure stale"
+    rng = random.Random(f"stale {panel_class.__name__}")
+    for _ in range(6):
+        name, widget = rng.choice(sorted(panel.control_widgets.items()))
+        value = rng.choice(extremes(widget))
+        panel.set(**{name: value})
+        assert not panel.fig.stale, f"setting {name}={value!r} leaves the figure stale"
