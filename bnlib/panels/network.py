@@ -73,7 +73,7 @@ class LearningRatePanel(Panel):
         self.loss_lines, self.end_marks = {}, {}
         for norm in self.norms:
             (self.loss_lines[norm],) = self.loss_ax.plot([], [], color=COLORS[norm], lw=1.2)
-            (self.end_marks[norm],) = self.loss_ax.plot([], [], "x", color=COLORS[norm], ms=9, mew=2)
+            (self.end_marks[norm],) = self.loss_ax.plot([], [], "x", color=COLORS[norm], ms=9, mew=2, clip_on=False)
             accuracies = [final_accuracy(self.sweep[norm][lr]) for lr in self.lrs]
             # A diverged run has no accuracy: drawn at 0 with a cross, so the curve stays finite.
             shown = np.nan_to_num(np.array(accuracies) * 100, nan=0.0)
@@ -94,12 +94,14 @@ class LearningRatePanel(Panel):
             frameon=False,
         )
         fig.tight_layout(rect=(0, 0.06, 1, 1))
-        # Loss limits that fit every run that did not diverge, so the slider usually keeps them and only
-        # repaints the curves; a diverged run may reach higher and then widens the view for its own rate.
+        # Fixed limits, so moving the slider only repaints the curves: up to ten times the loss training
+        # starts from. A run that blows up leaves through the top edge, where a cross marks a divergence.
         runs = [self.sweep[norm][lr] for norm in self.norms for lr in self.lrs]
         self.steps_shown = max(max(len(run.losses), run.diverged_at or 0) for run in runs) + 1
-        self.loss_top = max([10.0] + [2 * max(run.losses, default=1.0) for run in runs if not run.diverged])
+        starting_losses = [run.losses[0] for run in runs if len(run.losses) and np.isfinite(run.losses[0])]
+        self.loss_top = 10 * max(starting_losses, default=1.0)
         self.loss_ax.set_xlim(0, self.steps_shown)
+        self.loss_ax.set_ylim(1e-2, self.loss_top)
 
     def render(self, lr):
         readouts, highest = {}, 1.0
@@ -108,8 +110,8 @@ class LearningRatePanel(Panel):
             losses = np.asarray(log.losses, dtype=float)
             steps = np.arange(1, len(losses) + 1)
             self.loss_lines[norm].set_data(steps, losses)
-            if log.diverged and len(losses):  # a cross where the loss overflowed
-                self.end_marks[norm].set_data([steps[-1]], [losses[-1]])
+            if log.diverged and len(losses):  # a cross where the loss overflowed, at the top edge if above it
+                self.end_marks[norm].set_data([steps[-1]], [min(losses[-1], self.loss_top)])
             else:
                 self.end_marks[norm].set_data([], [])
             highest = max(highest, float(losses.max()) if len(losses) else 1.0)
@@ -120,7 +122,6 @@ class LearningRatePanel(Panel):
             )
         if not np.isfinite(highest):
             raise Unstable("the loss overflowed before the run stopped; pick a smaller learning rate.")
-        self.loss_ax.set_ylim(1e-2, max(self.loss_top, 2 * highest))
         self.current.set_data([lr, lr], [0, 100])
         return readouts
 
