@@ -153,8 +153,9 @@ def chromium(viewport=(1400, 1000)):
             shutil.rmtree(profile, ignore_errors=True)
 
 
-# In-page helper: resolves with the milliseconds until the canvas's pixels differ from their state when
-# called, or -1 on timeout. Hashing getImageData is cheap next to the redraws it waits for.
+# In-page helper: resolves with the milliseconds from the next key press to the moment the canvas's pixels
+# differ from their state when called (-1 on timeout). The clock starts at the keydown event, as a learner's
+# does, not when the test process asked for the press. Hashing getImageData is cheap next to a redraw.
 _WAIT_FOR_CANVAS_CHANGE_JS = """
 ([element, timeoutMs]) => new Promise(resolve => {
   const hash = () => {
@@ -164,10 +165,12 @@ _WAIT_FOR_CANVAS_CHANGE_JS = """
     return h;
   };
   const start = performance.now(), before = hash();
-  window.__canvasChangeStart = start;
+  let pressed = null;
+  window.addEventListener('keydown', event => { pressed = event.timeStamp; }, {capture: true, once: true});
   const poll = () => {
-    if (hash() !== before) return resolve(performance.now() - start);
-    if (performance.now() - start > timeoutMs) return resolve(-1);
+    const now = performance.now();
+    if (hash() !== before) return resolve(now - (pressed ?? start));
+    if (now - start > timeoutMs) return resolve(-1);
     requestAnimationFrame(poll);
   };
   requestAnimationFrame(poll);
@@ -271,7 +274,7 @@ class LabNotebook:
     def nudge_slider(
         self, panel_index: int, slider_index: int = 0, key: str | None = None, timeout_ms: int = 20_000
     ) -> float:
-        """Move a slider by keyboard, as a learner can; returns ms until the canvas repainted (-1: never).
+        """Move a slider by keyboard, as a learner can; returns ms from the key press to the repaint (-1: never).
 
         Without a key it moves a big step up, or down when the slider already sits at its maximum.
         """
