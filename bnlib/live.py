@@ -45,6 +45,7 @@ from __future__ import annotations
 import base64
 import io
 import time
+from collections import OrderedDict
 from typing import Any, ClassVar
 
 import numpy as np
@@ -141,6 +142,9 @@ class Panel:
     title: ClassVar[str] = ""
     figsize: ClassVar[tuple[float, float]] = (7.0, 4.0)
     continuous_update: ClassVar[bool] = True
+    # Full draws remembered by what their static parts show, so going back to an earlier unit or option
+    # (cm → in → cm) repaints over a kept background instead of drawing every tick again.
+    backgrounds_kept: ClassVar[int] = 6
     registry: ClassVar[list[type[Panel]]] = []
 
     def __init_subclass__(cls, **kwargs):
@@ -194,8 +198,7 @@ class Panel:
         )
         # Blitting: a full draw renders the static parts (axes, ticks, labels) and keeps them as a
         # background; a change that leaves them alone only repaints the data artists over that background.
-        self._background = None
-        self._static_signature = None
+        self._backgrounds: OrderedDict[tuple, Any] = OrderedDict()  # static state -> saved pixels
         self._printing = False
         self.fig.canvas.mpl_connect("draw_event", self._on_full_draw)
         self._readout_html = widgets.HTML()
@@ -309,7 +312,7 @@ class Panel:
             for artist in dynamic:
                 artist.set_animated(True)
             self._printing = False
-            self._background = None  # printing reused the canvas's renderer: the next update draws in full
+            self._backgrounds.clear()  # printing reused the canvas's renderer: the next update draws in full
 
     @staticmethod
     def keep_in_view(ax, *, x=None, y=None, margin: float = 0.05, shrink_below: float = 0.3) -> None:
@@ -369,8 +372,10 @@ class Panel:
         canvas = self.fig.canvas
         for artist in self._dynamic_artists():
             artist.set_animated(True)
-        if self._background is not None and self._static_state() == self._static_signature:
-            canvas.restore_region(self._background)
+        signature = self._static_state()
+        if signature in self._backgrounds:
+            self._backgrounds.move_to_end(signature)
+            canvas.restore_region(self._backgrounds[signature])
             self._draw_dynamic()
             canvas.blit(self.fig.bbox)
             # What is on screen is now current. Without this, a render that re-set unchanged limits leaves
@@ -383,8 +388,11 @@ class Panel:
         if self._printing:
             return
         canvas = self.fig.canvas
-        self._background = canvas.copy_from_bbox(self.fig.bbox)
-        self._static_signature = self._static_state()
+        signature = self._static_state()
+        self._backgrounds[signature] = canvas.copy_from_bbox(self.fig.bbox)
+        self._backgrounds.move_to_end(signature)
+        while len(self._backgrounds) > self.backgrounds_kept:
+            self._backgrounds.popitem(last=False)  # the least recently shown
         self._draw_dynamic()
 
     def _draw_dynamic(self) -> None:

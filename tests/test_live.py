@@ -115,3 +115,24 @@ def test_keep_in_view_grows_at_once_and_shrinks_only_when_loose():
     assert ax.get_ylim()[1] > 12  # data outside: limits grow
     Panel.keep_in_view(ax, y=[0.0, 0.5])
     assert ax.get_ylim()[1] < 1  # data fills a sliver: limits shrink
+
+
+def test_returning_to_an_earlier_view_repaints_over_its_kept_background():
+    """cm → in → cm: the second cm reuses the first one's background (no full draw), and looks the same."""
+    panel = GeometricGrowth().set(n=10, r=2.0)
+    full_draws = []
+    panel.fig.canvas.mpl_connect("draw_event", full_draws.append)
+    panel.set(n=20)  # new limits: a full draw
+    assert len(full_draws) == 1
+    panel.set(n=10)  # the first view again: repainted over its kept background
+    assert len(full_draws) == 1
+    repainted = np.asarray(panel.fig.canvas.buffer_rgba()).copy()
+    panel.fig.canvas.draw()
+    np.testing.assert_array_equal(repainted, np.asarray(panel.fig.canvas.buffer_rgba()))
+
+
+def test_kept_backgrounds_are_bounded():
+    panel = GeometricGrowth()
+    for n in range(1, 3 * panel.backgrounds_kept):
+        panel.set(n=n)
+    assert len(panel._backgrounds) == panel.backgrounds_kept
