@@ -381,8 +381,13 @@ class Panel:
             # What is on screen is now current. Without this, a render that re-set unchanged limits leaves
             # the figure stale, and pyplot redraws every stale figure in full after each widget message.
             self.fig.stale = False
+        elif self._backgrounds:
+            # A full draw, now: under ipympl, draw_idle would first ask the browser for a frame and wait for
+            # its reply, a round trip before the drawing even starts.
+            canvas.draw()
         else:
-            canvas.draw_idle()  # full draw: immediately on Agg, on the browser's next frame under ipympl
+            # Never drawn yet: under ipympl the browser asks for the first frame once the figure is shown.
+            canvas.draw_idle()
 
     def _on_full_draw(self, _event) -> None:
         if self._printing:
