@@ -178,6 +178,21 @@ _WAIT_FOR_CANVAS_CHANGE_JS = """
 """
 
 
+# Installed in every page before JupyterLab loads: counts the messages that arrive on its websockets (the
+# kernel's channels), so a test can tell an idle notebook from one whose kernel keeps sending frames.
+_COUNT_SOCKET_MESSAGES_JS = """
+window.__socketMessages = 0;
+const originalSend = WebSocket.prototype.send;
+WebSocket.prototype.send = function (data) {
+  if (!this.__counted) {
+    this.__counted = true;
+    this.addEventListener('message', () => { window.__socketMessages += 1; });
+  }
+  return originalSend.call(this, data);
+};
+"""
+
+
 class LabNotebook:
     """One notebook open in JupyterLab, in one browser tab."""
 
@@ -188,6 +203,7 @@ class LabNotebook:
     @classmethod
     def open(cls, browser, lab: JupyterLab, relative_path: str, timeout_ms: int = 90_000) -> LabNotebook:
         page = browser.new_page()
+        page.add_init_script(_COUNT_SOCKET_MESSAGES_JS)
         page.set_default_timeout(timeout_ms)
         page.goto(lab.notebook_url(relative_path))
         page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget?.content?.model")
@@ -292,6 +308,17 @@ class LabNotebook:
         waiting.dispose()
         handle.press(key)
         return float(self.page.evaluate("window.__canvasChange"))
+
+    def goes_quiet(self, window_s: float = 2.0, timeout_s: float = 30.0) -> bool:
+        """True once no kernel message arrives for ``window_s`` while nobody touches the page; False if the
+        kernel is still sending after ``timeout_s`` (figures that redraw each other forever)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            before = self.page.evaluate("window.__socketMessages")
+            self.page.wait_for_timeout(window_s * 1000)
+            if self.page.evaluate("window.__socketMessages") == before:
+                return True
+        return False
 
     def panel_message(self, panel_index: int) -> str:
         """The readout column's warning text (the on-figure message), '' when the panel drew normally."""

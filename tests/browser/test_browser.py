@@ -40,6 +40,11 @@ def test_notebook_in_jupyterlab(lab, browser, path, panel_cells):
         panels = notebook.panel_count()
         assert panels >= min(panel_cells, 1), f"{path.name} builds panels, but none is displayed"
         for panel in range(panels):
+            notebook.wait_for_figure(panel)
+        # A figure left stale is redrawn after every kernel message, and each redraw sends the next one:
+        # the kernel then never rests and every slider waits behind it.
+        assert notebook.goes_quiet(), "the kernel keeps sending messages with nothing touched"
+        for panel in range(panels):
             before = notebook.wait_for_figure(panel)
             # Not every slider changes every setting's picture (an offset vanishes once features are
             # standardized), so try the sliders in order until one repaints the figure.
