@@ -31,10 +31,24 @@ def first_repainting_slider(notebook: LabNotebook, panel: int) -> int | None:
     return None
 
 
-def main() -> list[dict]:
-    rows = []
+def time_menu(notebook: LabNotebook, panel: int, name: str, menus: list[dict]) -> None:
+    """The panel's first menu, stepped to an option not shown before (a new picture: often a full redraw),
+    then back and forth between options already shown (their pictures' backgrounds are kept)."""
+    if notebook.dropdowns(panel).count() == 0:
+        return
+    first = notebook.pick_option(panel, 0, +1, timeout_ms=5_000)
+    if first < 0:  # an option that draws the same picture
+        return
+    again = [notebook.pick_option(panel, 0, step, timeout_ms=5_000) for step in (-1, +1) * 3]
+    menus.append({"notebook": name, "panel": panel, "first_ms": first, "again_ms": [t for t in again if t >= 0]})
+
+
+def main(name_filter: str = "") -> list[dict]:
+    rows, menus = [], []
     with JupyterLab(NOTEBOOKS) as lab, chromium() as browser:
         for path, _ in INTERACTIVE:
+            if name_filter not in path.stem:
+                continue
             notebook = LabNotebook.open(browser, lab, str(path.relative_to(NOTEBOOKS)))
             try:
                 run_seconds = notebook.run_all()
@@ -42,13 +56,13 @@ def main() -> list[dict]:
                 for panel in range(notebook.panel_count()):
                     notebook.wait_for_figure(panel)
                     slider = first_repainting_slider(notebook, panel)
-                    if slider is None:
-                        continue
-                    for i in range(REPEATS):
-                        key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"
-                        latency = notebook.nudge_slider(panel, slider, key=key, timeout_ms=5_000)
-                        if latency >= 0:
-                            latencies.append(latency)
+                    if slider is not None:
+                        for i in range(REPEATS):
+                            key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"
+                            latency = notebook.nudge_slider(panel, slider, key=key, timeout_ms=5_000)
+                            if latency >= 0:
+                                latencies.append(latency)
+                    time_menu(notebook, panel, path.stem, menus)
                 rows.append(
                     {
                         "notebook": path.stem,
@@ -76,6 +90,13 @@ def main() -> list[dict]:
             f"\nall {len(every)} repaints: median {statistics.median(every):.0f} ms (target ≤ 150 ms), "
             f"p95 {percentile(every, 95):.0f} ms"
         )
+    if menus:
+        print("\nMenus (units, feature, transform…): option picked → canvas repainted\n")
+        print("| notebook | panel | new option (ms) | option shown before, median (ms) |")
+        print("|---|---:|---:|---:|")
+        for menu in menus:
+            again = f"{statistics.median(menu['again_ms']):.0f}" if menu["again_ms"] else "—"
+            print(f"| {menu['notebook']} | {menu['panel']} | {menu['first_ms']:.0f} | {again} |")
     return rows
 
 
@@ -85,4 +106,4 @@ def percentile(values: list[float], q: float) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    main(*sys.argv[1:2])

@@ -153,9 +153,10 @@ def chromium(viewport=(1400, 1000)):
             shutil.rmtree(profile, ignore_errors=True)
 
 
-# In-page helper: resolves with the milliseconds from the next key press to the moment the canvas's pixels
-# differ from their state when called (-1 on timeout). The clock starts at the keydown event, as a learner's
-# does, not when the test process asked for the press. Hashing getImageData is cheap next to a redraw.
+# In-page helper: resolves with the milliseconds from the next key press (or menu pick) to the moment the
+# canvas's pixels differ from their state when called (-1 on timeout). The clock starts at the page's own
+# keydown/input event, as a learner's does, not when the test process asked for it. Hashing getImageData
+# is cheap next to a redraw.
 _WAIT_FOR_CANVAS_CHANGE_JS = """
 ([element, timeoutMs]) => new Promise(resolve => {
   const hash = () => {
@@ -166,7 +167,9 @@ _WAIT_FOR_CANVAS_CHANGE_JS = """
   };
   const start = performance.now(), before = hash();
   let pressed = null;
-  window.addEventListener('keydown', event => { pressed = event.timeStamp; }, {capture: true, once: true});
+  for (const type of ['keydown', 'input', 'change']) {
+    window.addEventListener(type, event => { pressed ??= event.timeStamp; }, {capture: true, once: true});
+  }
   const poll = () => {
     const now = performance.now();
     if (hash() !== before) return resolve(now - (pressed ?? start));
@@ -295,18 +298,36 @@ class LabNotebook:
         Without a key it moves a big step up, or down when the slider already sits at its maximum.
         """
         handle = self.slider_handle(panel_index, slider_index)
-        handle.scroll_into_view_if_needed()
-        handle.focus()
         if key is None:
             at_top = float(handle.get_attribute("aria-valuenow")) >= float(handle.get_attribute("aria-valuemax"))
             key = "PageDown" if at_top else "PageUp"
+        return self._press_and_time_repaint(panel_index, handle, key, timeout_ms)
+
+    def dropdowns(self, panel_index: int):
+        return self.panels().nth(panel_index).locator(".widget-dropdown select")
+
+    def pick_option(self, panel_index: int, dropdown_index: int, step: int, timeout_ms: int = 20_000) -> float:
+        """Pick the option ``step`` places below the current one in a menu (wrapping around); returns ms from
+        the pick to the repaint (-1: never)."""
+        select = self.dropdowns(panel_index).nth(dropdown_index)
+        options = select.locator("option")
+        current = select.evaluate("element => element.selectedIndex")
+        target = options.nth((current + step) % options.count()).get_attribute("value")
+        return self._time_repaint(panel_index, select, lambda: select.select_option(value=target), timeout_ms)
+
+    def _press_and_time_repaint(self, panel_index: int, control, key: str, timeout_ms: int) -> float:
+        return self._time_repaint(panel_index, control, lambda: control.press(key), timeout_ms)
+
+    def _time_repaint(self, panel_index: int, control, act, timeout_ms: int) -> float:
+        control.scroll_into_view_if_needed()
+        control.focus()
         canvas = self.canvas(panel_index).element_handle()
         waiting = self.page.evaluate_handle(
             "([c, t]) => { window.__canvasChange = (" + _WAIT_FOR_CANVAS_CHANGE_JS + ")([c, t]); }",
             [canvas, timeout_ms],
         )
         waiting.dispose()
-        handle.press(key)
+        act()
         return float(self.page.evaluate("window.__canvasChange"))
 
     def goes_quiet(self, window_s: float = 2.0, timeout_s: float = 30.0) -> bool:
