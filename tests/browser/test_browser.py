@@ -58,3 +58,31 @@ def test_notebook_in_jupyterlab(lab, browser, path, panel_cells):
         assert notebook.errors() == []
     finally:
         notebook.close()
+
+
+def test_a_question_map_link_opens_its_notebook_at_the_answer(lab, browser):
+    """00_start_here's map sends each learner question to a cell of another notebook: clicking a link must
+    open that notebook scrolled to that cell (its top at the top of the notebook), where the answer starts."""
+    notebook = LabNotebook.open(browser, lab, "00_start_here.ipynb")
+    try:
+        # JupyterLab rewrites a relative link into its /files/ URL (with a query) and opens it itself on click.
+        links = notebook.page.locator(".jp-RenderedMarkdown a[href*='.ipynb'][href*='#cell-id=']")
+        assert links.count() > 0, "00_start_here has no links to answers"
+        href = links.first.get_attribute("href")
+        target_notebook, cell_id = re.search(r"([\w.-]+\.ipynb)(?:\?[^#]*)?#cell-id=([\w-]+)$", href).groups()
+        links.first.click()
+        notebook.page.wait_for_function(
+            """([name, id]) => {
+                const widget = window.jupyterapp.shell.currentWidget;
+                if (!widget?.context?.path?.endsWith(name)) return false;
+                const cells = widget.content.widgets;
+                const target = cells.find(cell => cell.model.id === id);
+                const top = widget.content.node.getBoundingClientRect().top;
+                const scrolled = cells[0].node.getBoundingClientRect().top < top - 10;
+                return Boolean(target) && scrolled && Math.abs(target.node.getBoundingClientRect().top - top) < 60;
+            }""",
+            arg=[target_notebook, cell_id],
+            timeout=60_000,
+        )
+    finally:
+        notebook.close()
