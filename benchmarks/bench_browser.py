@@ -43,9 +43,9 @@ def time_menu(notebook: LabNotebook, panel: int, name: str, menus: list[dict]) -
     menus.append({"notebook": name, "panel": panel, "first_ms": first, "again_ms": [t for t in again if t >= 0]})
 
 
-def main(name_filter: str = "") -> list[dict]:
+def main(name_filter: str = "", pixel_ratio: float = 1.0) -> list[dict]:
     rows, menus = [], []
-    with JupyterLab(NOTEBOOKS) as lab, chromium() as browser:
+    with JupyterLab(NOTEBOOKS) as lab, chromium(pixel_ratio=pixel_ratio) as browser:
         for path, _ in INTERACTIVE:
             if name_filter not in path.stem:
                 continue
@@ -73,7 +73,8 @@ def main(name_filter: str = "") -> list[dict]:
                 )
             finally:
                 notebook.close()
-    print("JupyterLab in Chromium: key press on a slider → canvas repainted\n")
+    print(f"JupyterLab in Chromium, {pixel_ratio:g} device pixel(s) per CSS pixel:", end=" ")
+    print("key press on a slider → canvas repainted\n")
     print("| notebook | Run All (s) | panels | repaints | median (ms) | p95 (ms) | max (ms) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
@@ -106,4 +107,5 @@ def percentile(values: list[float], q: float) -> float:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    # python benchmarks/bench_browser.py [notebook name filter] [device pixel ratio]
+    main(*sys.argv[1:2], *(float(ratio) for ratio in sys.argv[2:3]))

@@ -130,8 +130,11 @@ class JupyterLab:
 
 
 @contextlib.contextmanager
-def chromium(viewport=(1400, 1000)):
-    """A headless Debian Chromium driven by Playwright (never a downloaded browser)."""
+def chromium(viewport=(1400, 1000), pixel_ratio: float = 1.0):
+    """A headless Debian Chromium driven by Playwright (never a downloaded browser).
+
+    pixel_ratio: device pixels per CSS pixel; 2 is a high-density laptop screen, where ipympl draws and
+    sends figures at twice the resolution in each direction."""
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():
@@ -145,6 +148,7 @@ def chromium(viewport=(1400, 1000)):
             headless=True,
             args=CHROMIUM_FLAGS,
             viewport={"width": viewport[0], "height": viewport[1]},
+            device_scale_factor=pixel_ratio,
         )
         try:
             yield context
