@@ -15,6 +15,11 @@ from bnlib.panels import course_panels
 PANELS = course_panels()
 
 
+def panel_id(panel_class) -> str:
+    """A test id that says which module of bnlib.panels the panel lives in: 'conditioning.LossSurfacePanel'."""
+    return f"{panel_class.__module__.split('.')[-1]}.{panel_class.__name__}"
+
+
 def extremes(widget) -> list:
     """The values to try for one control: both ends and the middle, or every option."""
     kind, allowed = control_values(widget)
@@ -43,9 +48,7 @@ def test_some_panels_exist():
     assert len(PANELS) >= 1
 
 
-@pytest.mark.parametrize(
-    "panel_class", PANELS, ids=lambda cls: f"{cls.__module__.split('.')[-1]}.{cls.__name__}"
-)
+@pytest.mark.parametrize("panel_class", PANELS, ids=panel_id)
 def test_every_control_to_its_extremes(panel_class):
     panel = panel_class()
     assert_alive(panel, panel.values)
@@ -72,7 +75,7 @@ def test_set_rejects_what_a_slider_cannot_do(panel_class):
         panel.set(not_a_control=1)
 
 
-@pytest.mark.parametrize("panel_class", PANELS, ids=lambda cls: f"{cls.__module__.split('.')[-1]}.{cls.__name__}")
+@pytest.mark.parametrize("panel_class", PANELS, ids=panel_id)
 def test_a_blitted_update_looks_exactly_like_a_full_redraw(panel_class):
     """Updates repaint only the data over a kept background; the picture must be the one a full draw makes.
     Eight changes among each control's extremes come back to earlier views, so kept backgrounds are reused."""
@@ -88,7 +91,7 @@ def test_a_blitted_update_looks_exactly_like_a_full_redraw(panel_class):
         assert differing == 0, f"{differing} pixels differ from a full redraw after setting {name}"
 
 
-@pytest.mark.parametrize("panel_class", PANELS, ids=lambda cls: f"{cls.__module__.split('.')[-1]}.{cls.__name__}")
+@pytest.mark.parametrize("panel_class", PANELS, ids=panel_id)
 def test_a_drawn_panel_is_not_stale(panel_class):
     """Under %matplotlib widget, pyplot redraws every stale figure in full after each widget message, and
     that redraw's own message starts the next one: a panel left stale keeps the kernel busy forever and a

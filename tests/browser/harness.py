@@ -305,7 +305,7 @@ class LabNotebook:
         if key is None:
             at_top = float(handle.get_attribute("aria-valuenow")) >= float(handle.get_attribute("aria-valuemax"))
             key = "PageDown" if at_top else "PageUp"
-        return self._press_and_time_repaint(panel_index, handle, key, timeout_ms)
+        return self._time_repaint(panel_index, handle, lambda: handle.press(key), timeout_ms)
 
     def dropdowns(self, panel_index: int):
         return self.panels().nth(panel_index).locator(".widget-dropdown select")
@@ -319,10 +319,8 @@ class LabNotebook:
         target = options.nth((current + step) % options.count()).get_attribute("value")
         return self._time_repaint(panel_index, select, lambda: select.select_option(value=target), timeout_ms)
 
-    def _press_and_time_repaint(self, panel_index: int, control, key: str, timeout_ms: int) -> float:
-        return self._time_repaint(panel_index, control, lambda: control.press(key), timeout_ms)
-
     def _time_repaint(self, panel_index: int, control, act, timeout_ms: int) -> float:
+        """Focus ``control``, call ``act()`` and return ms from the page's event to the repaint (-1: never)."""
         control.scroll_into_view_if_needed()
         control.focus()
         canvas = self.canvas(panel_index).element_handle()
