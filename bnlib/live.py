@@ -32,7 +32,10 @@ What the base class does for every panel:
       ``panel.readouts``, ``panel.message``, ``panel.drawn()``, ``panel.last_update_seconds``;
     * registers every concrete subclass in ``Panel.registry``, so the test suite sweeps every control of
       every panel to its extremes and ``make bench`` times every panel;
-    * shows a PNG of the figure where no kernel is running (static HTML export), next to the live widget.
+    * shows a PNG of the figure where no kernel is running (static HTML export), next to the live widget;
+    * repaints only the data artists (lines, images, collections, patches, axes texts, legends) over a kept
+      picture of everything else; a render that changes limits, scales, titles or axis labels costs a full
+      redraw, so keep those fixed where you can (``keep_in_view``, ``live_title``, ``static_legend``).
 
 Subclasses must be constructible with no arguments (defaults for everything). A subclass that needs
 configuration takes it as keyword arguments in its own ``__init__`` and then calls ``super().__init__(**values)``.
