@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import base64
 import io
+import textwrap
 import time
 from collections import OrderedDict
 from typing import Any, ClassVar
@@ -193,7 +194,7 @@ class Panel:
             "",
             ha="center",
             va="center",
-            wrap=True,
+            multialignment="center",
             fontsize=11,
             zorder=1000,
             visible=False,
@@ -418,7 +419,12 @@ class Panel:
 
     def _show_message(self, text: str) -> None:
         self.message = text
-        self._message_text.set_text(text)
+        # Wrapped here to about 85% of the figure's width: matplotlib's own wrapping measures the text word
+        # by word on every draw, which doubled the cost of an update that shows a message.
+        em_per_char = 0.6  # DejaVu Sans averages a little over half an em per character
+        points_wide = 0.85 * self.fig.get_figwidth() * 72
+        width = max(30, int(points_wide / (em_per_char * self._message_text.get_fontsize())))
+        self._message_text.set_text(textwrap.fill(text, width))
         self._message_text.set_visible(bool(text))
 
     def _refresh_readouts(self) -> None:
