@@ -105,3 +105,27 @@ def test_a_drawn_panel_is_not_stale(panel_class):
         value = rng.choice(extremes(widget))
         panel.set(**{name: value})
         assert not panel.fig.stale, f"setting {name}={value!r} leaves the figure stale"
+
+
+def test_learning_rate_panel_keeps_its_limits_and_names_an_overflow():
+    """Every learning rate is a repaint (fixed loss limits); a run whose recorded loss is not finite shows
+    the on-figure message, and a finite rate brings the curves back."""
+    from bnlib.experiments import TrainLog
+    from bnlib.panels.network import LearningRatePanel
+
+    def run(losses, diverged_at=None):
+        return TrainLog(losses=losses, evaluated_steps=[len(losses)], test_accuracy=[0.9], diverged_at=diverged_at)
+
+    sweep = {
+        None: {0.1: run([2.3, 1.0, 0.5]), 10.0: run([2.3, 1e6, float("inf")], diverged_at=3)},
+        "batch": {0.1: run([2.3, 0.8, 0.3]), 10.0: run([2.3, 1.5, 0.9])},
+    }
+    panel = LearningRatePanel(sweep=sweep, lr=0.1)
+    limits = panel.loss_ax.get_ylim()
+    assert limits[1] == pytest.approx(23.0)  # ten times the loss training starts from
+    panel.set(lr=10.0)
+    assert "overflowed" in panel.message
+    assert panel.loss_ax.get_ylim() == limits
+    panel.set(lr=0.1)
+    assert panel.message == ""
+    assert_alive(panel, {"lr": 0.1})

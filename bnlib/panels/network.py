@@ -104,7 +104,7 @@ class LearningRatePanel(Panel):
         self.loss_ax.set_ylim(1e-2, self.loss_top)
 
     def render(self, lr):
-        readouts, highest = {}, 1.0
+        readouts, overflowed = {}, False
         for norm in self.norms:
             log = self.sweep[norm][lr]
             losses = np.asarray(log.losses, dtype=float)
@@ -114,13 +114,13 @@ class LearningRatePanel(Panel):
                 self.end_marks[norm].set_data([steps[-1]], [min(losses[-1], self.loss_top)])
             else:
                 self.end_marks[norm].set_data([], [])
-            highest = max(highest, float(losses.max()) if len(losses) else 1.0)
+            overflowed |= not np.isfinite(losses).all()
             readouts[f"{LABELS[norm]}: final test accuracy"] = (
                 f"diverged at step {log.diverged_at}"
                 if log.diverged
                 else f"{100 * final_accuracy(log):.1f} %"
             )
-        if not np.isfinite(highest):
+        if overflowed:
             raise Unstable("the loss overflowed before the run stopped; pick a smaller learning rate.")
         self.current.set_data([lr, lr], [0, 100])
         return readouts
