@@ -1,15 +1,19 @@
-"""The exercise checks pass correct code however it is written, and name the mistake in wrong code.
+"""The exercise checks pass correct code however it is written, and fail wrong code with its own hint.
 
-Each common mistake is written here as a learner would write it, and the check must give exactly the hint
-for that mistake. The alternative correct implementations are independent of bnlib (torch, loops, other
-numpy calls), so a check that compared internals instead of behaviour would fail them.
+The wrong code is the catalogue in wrong_implementations.py: every known mistake and every rule the checks
+keep, each written as a learner would write it. The correct implementations here are independent of bnlib
+(torch, loops, other numpy calls), so a check that compared internals instead of behaviour would fail them.
 """
+
+import re
+from functools import cache
 
 import numpy as np
 import pytest
+from wrong_implementations import CATALOGUE, RULES
 
 from bnlib import checks
-from bnlib.checks import CheckFailed
+from bnlib.checks import CheckFailed, backward, conditioning, forward, layer
 from bnlib.data import height_age
 
 
@@ -72,48 +76,8 @@ def test_bnlib_reference_passes_every_batchnorm_check(capsys):
     assert checks.check_batchnorm_layer(bnlib.BatchNorm)
 
 
-def _forward_mistake(statistics=lambda x: (x.mean(0), x.var(0)), normalize=None, affine=None):
-    def forward(x, gamma, beta, eps):
-        mean, var = statistics(x)
-        x_hat = (x - mean) / np.sqrt(var + eps) if normalize is None else normalize(x, mean, var, eps)
-        return (gamma * x_hat + beta if affine is None else affine(x_hat, gamma, beta)), None
-
-    return forward
-
-
-FORWARD_MISTAKES = {
-    "unbiased variance": (_forward_mistake(statistics=lambda x: (x.mean(0), x.var(0, ddof=1))), "unbiased"),
-    "eps outside the root": (
-        _forward_mistake(normalize=lambda x, m, v, eps: (x - m) / (np.sqrt(v) + eps)),
-        "eps is outside the square root",
-    ),
-    "divided by the variance": (
-        _forward_mistake(normalize=lambda x, m, v, eps: (x - m) / (v + eps)),
-        "divided by the variance",
-    ),
-    "axis 1 with keepdims": (
-        _forward_mistake(statistics=lambda x: (x.mean(1, keepdims=True), x.var(1, keepdims=True))),
-        "wrong axis",
-    ),
-    "one mean for the whole batch": (_forward_mistake(statistics=lambda x: (x.mean(), x.var())), "whole batch"),
-    "gamma and beta swapped": (_forward_mistake(affine=lambda x_hat, g, b: b * x_hat + g), "swapped"),
-    "no gamma and beta": (_forward_mistake(affine=lambda x_hat, g, b: x_hat), "without γ and β"),
-    "E[x²] − E[x]²": (
-        _forward_mistake(statistics=lambda x: (x.mean(0), (x * x).mean(0) - x.mean(0) ** 2)),
-        "catastrophic",
-    ),
-}
-
-
-@pytest.mark.parametrize("name", FORWARD_MISTAKES)
-def test_each_forward_mistake_gets_its_hint(name):
-    forward, hint = FORWARD_MISTAKES[name]
-    assert_single_hint(failure(checks.check_batchnorm_forward, forward), hint)
-
-
 def test_wrong_output_says_which_output_feature_and_tolerance():
-    forward, _ = FORWARD_MISTAKES["unbiased variance"]
-    result = failure(checks.check_batchnorm_forward, forward)
+    result = outcome("forward: unbiased variance")
     assert result.failed_case == checks.batch_cases()[0].label
     (problem,) = result.problems
     assert problem.startswith("out is wrong in feature(s) [")
@@ -121,15 +85,10 @@ def test_wrong_output_says_which_output_feature_and_tolerance():
 
 
 def test_axis_without_keepdims_is_reported_with_the_learners_line():
-    def forward(x, gamma, beta, eps):
-        mean = x.mean(axis=1)
-        return (x - mean) / np.sqrt(x.var(axis=1) + eps), None
-
-    result = failure(checks.check_batchnorm_forward, forward)
-    assert "ValueError" in result.problems[0] and "return (x - mean) / np.sqrt(x.var(axis=1) + eps), None" in (
-        result.problems[0]
-    )
-    assert "x.mean(axis=0)" in result.hints[0]
+    result = outcome("forward: variance across the features, mean right")
+    assert "ValueError" in result.problems[0]
+    assert "in forward_mean0_var1: return gamma * (x - mean) / np.sqrt(var + eps) + beta, None" in result.problems[0]
+    assert "shapes (8, 5) and (8,)" in result.hints[0]
 
 
 def test_unfilled_function_gets_feedback_not_a_crash():
@@ -155,10 +114,7 @@ def test_an_exception_inside_numpy_points_at_the_learners_own_line():
     assert "in statistics: return np.mean(x, axis=2)" in result.problems[0]
 
 
-def test_forgotten_return_and_wrong_dtype_and_in_place_edit_are_named():
-    result = failure(checks.check_batchnorm_forward, lambda x, gamma, beta, eps: None)
-    assert "returned None" in result.problems[0] and "return statement" in result.hints[0]
-
+def test_wrong_dtype_and_in_place_edit_are_named():
     def float64_out(x, gamma, beta, eps):
         out = np.zeros(x.shape)
         out[:] = forward_correct(x, gamma, beta, eps)[0]
@@ -199,51 +155,8 @@ def test_independent_backward_passes():
     assert result.passed
 
 
-def _backward_mistake(**change):
-    def backward(dout, cache):
-        x, gamma, _, eps = cache
-        n, mean = len(x), x.mean(0)
-        invstd = 1 / np.sqrt(x.var(0) + eps)
-        x_hat = (x - mean) * invstd
-        bracket = dout.copy()
-        if change.get("mean_term", True):
-            bracket -= dout.mean(0)
-        if change.get("sum_term", True):
-            bracket -= x_hat * (dout * x_hat).sum(0) / (n - 1 if change.get("n_minus_one") else n)
-        dx = (1.0 if change.get("no_gamma") else gamma) * invstd * bracket
-        dgamma = (dout * (x if change.get("dgamma_from_x") else x_hat)).sum(axis=change.get("param_axis", 0))
-        dbeta = dout.sum(0)
-        return (dx, dbeta, dgamma) if change.get("swap") else (dx, dgamma, dbeta)
-
-    return backward
-
-
-BACKWARD_MISTAKES = {
-    "forgot Σ(dy·x̂)": (dict(sum_term=False), "Σ(dy·x̂)"),
-    "forgot the mean term": (dict(mean_term=False), "−mean(dy)"),
-    "statistics as constants": (dict(mean_term=False, sum_term=False), "as constants"),
-    "no gamma in dx": (dict(no_gamma=True), "missing the factor γ"),
-    "N − 1 in the variance path": (dict(n_minus_one=True), "divides by N − 1"),
-    "dgamma and dbeta swapped": (dict(swap=True), "swapped"),
-    "dgamma from x": (dict(dgamma_from_x=True), "x instead of x̂"),
-}
-
-
-@pytest.mark.parametrize("name", BACKWARD_MISTAKES)
-def test_each_backward_mistake_gets_its_hint(name):
-    change, hint = BACKWARD_MISTAKES[name]
-    result = failure(checks.check_batchnorm_backward, _backward_mistake(**change), forward_keeping_inputs)
-    assert_single_hint(result, hint)
-
-
-def test_backward_summed_over_the_wrong_axis_says_so_in_the_shape_message():
-    result = failure(checks.check_batchnorm_backward, _backward_mistake(param_axis=1), forward_keeping_inputs)
-    assert "dgamma has shape (8,) but should have shape (5,)" in result.problems[0]
-    assert "reduce over axis 0, not axis 1" in result.problems[0]
-
-
 def test_a_wrong_forward_is_not_blamed_on_the_backward():
-    wrong_forward, _ = FORWARD_MISTAKES["unbiased variance"]
+    wrong_forward = CATALOGUE["forward: unbiased variance"].code
 
     def forward(x, gamma, beta, eps):
         return wrong_forward(x, gamma, beta, eps)[0], (x, gamma, beta, eps)
@@ -292,61 +205,17 @@ def test_torch_backed_layer_passes():
     assert checks.check_batchnorm_layer(TorchBackedLayer).passed
 
 
-def _layer_with(*, reverse_momentum=False, biased=False, eval_uses_batch=False, update_in_eval=False, frozen=False):
-    class Layer:
-        def __init__(self, num_features, eps=1e-5, momentum=0.1):
-            self.eps, self.momentum, self.training = eps, momentum, True
-            self.gamma, self.beta = np.ones(num_features), np.zeros(num_features)
-            self.running_mean, self.running_var = np.zeros(num_features), np.ones(num_features)
-
-        def train(self):
-            self.training = True
-
-        def eval(self):
-            self.training = False
-
-        def __call__(self, x):
-            batch_stats = self.training or eval_uses_batch
-            mean, var = (x.mean(0), x.var(0)) if batch_stats else (self.running_mean, self.running_var)
-            out = self.gamma * (x - mean) / np.sqrt(var + self.eps) + self.beta
-            if (self.training or update_in_eval) and not frozen:
-                m = 1 - self.momentum if reverse_momentum else self.momentum
-                self.running_mean = (1 - m) * self.running_mean + m * x.mean(0)
-                self.running_var = (1 - m) * self.running_var + m * x.var(0, ddof=0 if biased else 1)
-            return out
-
-    return Layer
-
-
-def test_the_layer_template_is_right_when_no_mistake_is_switched_on():
-    assert checks.check_batchnorm_layer(_layer_with()).passed
-
-
-LAYER_MISTAKES = {
-    "momentum reversed": (dict(reverse_momentum=True), "momentum convention is reversed"),
-    "running_var biased": (dict(biased=True), "biased batch variance"),
-    "eval uses batch statistics": (dict(eval_uses_batch=True), "still normalizes with the batch"),
-    "running stats updated in eval": (dict(update_in_eval=True), "change in eval mode"),
-    "running stats never updated": (dict(frozen=True), "never change"),
-}
-
-
-@pytest.mark.parametrize("name", LAYER_MISTAKES)
-def test_each_layer_mistake_gets_its_hint(name):
-    change, hint = LAYER_MISTAKES[name]
-    assert_single_hint(failure(checks.check_batchnorm_layer, _layer_with(**change)), hint)
-
-
 def test_layer_that_cannot_be_built_or_lacks_an_attribute_gets_feedback():
     class Unfilled:
         def __init__(self, num_features, eps=1e-5, momentum=0.1):
             raise NotImplementedError()
 
     result = failure(checks.check_batchnorm_layer, Unfilled)
-    assert result.failed_case == "building the layer" and "NotImplementedError" in result.problems[0]
+    assert result.failed_case.startswith("a new layer") and "NotImplementedError" in result.problems[0]
 
     class NoRunningVar:
         def __init__(self, num_features, eps=1e-5, momentum=0.1):
+            self.gamma, self.beta = np.ones(num_features), np.zeros(num_features)
             self.running_mean = np.zeros(num_features)
 
     result = failure(checks.check_batchnorm_layer, NoRunningVar)
@@ -354,19 +223,6 @@ def test_layer_that_cannot_be_built_or_lacks_an_attribute_gets_feedback():
 
 
 # ------------------------------------------------------------------------------------------ variance, conditioning
-
-
-@pytest.mark.parametrize(
-    "variance, hint",
-    [
-        (lambda v: (v[0] - v.mean()) ** 2 / len(v) + ((v[1:] - v.mean()) ** 2).sum(), "whole sum"),
-        (lambda v: np.var(v, ddof=1), "N − 1"),
-        (lambda v: np.std(v), "standard deviation"),
-        (lambda v: (v**2).mean() - v.mean() ** 2, "cancels catastrophically"),
-    ],
-)
-def test_variance_mistakes(variance, hint):
-    assert_single_hint(failure(checks.check_variance, variance), hint)
 
 
 def test_variance_written_differently_passes():
@@ -379,19 +235,6 @@ def kappa_correct(X):
     return eigenvalues[-1] / eigenvalues[0]
 
 
-@pytest.mark.parametrize(
-    "kappa, hint",
-    [
-        (lambda X: 1 / kappa_correct(X), "inverse"),
-        (lambda X: np.linalg.cond(X), "cond(X)²"),
-        (lambda X: kappa_correct(X - X.mean(axis=0)), "centered the data"),
-        (lambda X: (X**2).mean(0).max() / (X**2).mean(0).min(), "diagonal"),
-    ],
-)
-def test_condition_number_mistakes(kappa, hint):
-    assert_single_hint(failure(checks.check_condition_number, kappa), hint)
-
-
 def test_condition_number_written_differently_passes():
     assert checks.check_condition_number(kappa_correct)
     assert checks.check_condition_number(lambda X: np.linalg.cond(X) ** 2)  # κ of XᵀX is cond(X) squared
@@ -400,18 +243,92 @@ def test_condition_number_written_differently_passes():
 def test_learning_rate_feedback_names_divergence_and_slowness():
     data = height_age()
     lam_max = np.linalg.eigvalsh(2 * data.X.T @ data.X / data.n)[-1]
-    assert checks.check_learning_rate(1.9 / lam_max, data.X, data.y)
-    assert checks.check_learning_rate(lambda X: 1.9 / lam_max, data.X, data.y)
+    assert checks.check_learning_rate(1.9 / lam_max, data.X, data.y)  # a number: the notebook's data only
+    assert checks.check_learning_rate(lambda X: 1.9 / np.linalg.eigvalsh(2 * X.T @ X / len(X))[-1], data.X, data.y)
     result = failure(checks.check_learning_rate, 2.1 / lam_max, data.X, data.y)
     assert "diverges" in result.problems[0] and "2/λ_max" in result.hints[0]
     result = failure(checks.check_learning_rate, 1e-3 / lam_max, data.X, data.y)
     assert "too slow" in result.problems[0]
 
 
-def test_kappa_after_standardizing():
+def test_kappa_after_standardizing_passes_when_right():
     assert checks.check_kappa_after_standardizing(lambda rho: (1 + abs(rho)) / (1 - abs(rho)))
-    assert_single_hint(failure(checks.check_kappa_after_standardizing, lambda rho: 1.0), "tilted")
-    assert_single_hint(failure(checks.check_kappa_after_standardizing, lambda rho: (1 + rho) / (1 - rho)), "negative")
+
+
+# ------------------------------------------------------------------------------------------ the catalogue
+
+
+@cache
+def outcome(name):
+    """The CheckResult of a catalogue entry (each entry runs once per test session)."""
+    entry = CATALOGUE[name]
+    return failure(entry.check, entry.code, *entry.args)
+
+
+@pytest.mark.parametrize("name", CATALOGUE)
+def test_each_wrong_implementation_fails_with_its_own_hint(name):
+    entry, result = CATALOGUE[name], outcome(name)
+    assert_single_hint(result, entry.hint)
+    assert result.problems and all(problem.strip() for problem in result.problems)
+    if entry.case is not None:
+        assert result.failed_case == entry.case, result.feedback
+    for phrase in entry.not_said:
+        assert phrase not in result.feedback, f"the feedback tells the learner to do what they did:\n{result.feedback}"
+    if entry.shapes is not None:
+        received, expected = entry.shapes
+        assert f"shape {received} but should" in result.problems[0] and f"{expected}" in result.problems[0]
+
+
+def test_the_catalogue_covers_every_rule_and_every_known_mistake():
+    assert {entry.rule for entry in CATALOGUE.values()} == set(RULES)
+    given = {hint for name in CATALOGUE for hint in outcome(name).hints}
+    mistakes = [
+        *forward.VARIANCE_MISTAKES,
+        *forward.FORWARD_MISTAKES,
+        *backward.BACKWARD_MISTAKES,
+        *layer.LAYER_MISTAKES,
+        *conditioning.KAPPA_MISTAKES,
+        *conditioning.STANDARDIZED_KAPPA_MISTAKES,
+    ]
+    missing = [mistake.hint for mistake in mistakes if mistake.hint not in given]
+    assert not missing, f"known mistakes without a wrong implementation in the catalogue: {missing}"
+
+
+def test_no_two_wrong_implementations_get_the_same_hint():
+    """Only the same slip in two exercises (a list for an array, one number in an array) shares a sentence."""
+    by_hint = {}
+    for name in CATALOGUE:
+        by_hint.setdefault(outcome(name).hints[0], []).append(name)
+    for names in by_hint.values():
+        rules = {CATALOGUE[name].rule for name in names}
+        assert len(names) == 1 or rules <= {"wrong type", "(1,)-shaped array"}, names
+
+
+NUMBER = r"(-?[0-9.]+(?:e[-+][0-9]+)?)"
+NUMBER_PAIRS = re.compile(rf"(?:got|is) {NUMBER},? (?:expected|but should be) {NUMBER}")
+
+
+def significant_digits(number: str) -> int:
+    return len(number.lstrip("-").split("e")[0].replace(".", "").lstrip("0"))
+
+
+def test_numbers_in_feedback_show_the_difference():
+    pairs = [pair for name in CATALOGUE for pair in NUMBER_PAIRS.findall(outcome(name).feedback)]
+    assert len(pairs) > 20
+    for got, expected in pairs:
+        assert got != expected, (got, expected)
+        if float(got) != 0 and float(expected) != 0:
+            assert significant_digits(got) == significant_digits(expected) >= 5, (got, expected)
+    # The digits entries differ in the 6th or 7th significant digit, which six digits would hide.
+    for name in ("variance: off in the 7th digit", "κ after standardizing: a tiny term in the denominator"):
+        ((got, expected),) = NUMBER_PAIRS.findall(outcome(name).feedback)
+        assert float(got) != float(expected)
+        assert f"{float(got):.5g}" == f"{float(expected):.5g}", (got, expected)
+
+
+def test_no_wrong_implementation_crashes_a_check():
+    """A check raises only CheckFailed, whatever the code gives back (outcome() would let anything else out)."""
+    assert all(isinstance(outcome(name), checks.CheckResult) for name in CATALOGUE)
 
 
 # ------------------------------------------------------------------------------------------ the mistakes themselves
@@ -422,14 +339,14 @@ def test_known_mistakes_differ_from_the_reference_only_where_they_should():
     import bnlib
 
     for case in checks.batch_cases():
-        expected_out, cache = bnlib.batchnorm_forward(case.x, case.gamma, case.beta, case.eps)
-        np.testing.assert_allclose(checks._forward_variant(case), expected_out, rtol=1e-4, atol=1e-4)
-        expected_grads = bnlib.batchnorm_backward(case.dout, cache)
-        for got, expected in zip(checks._backward_variant(case), expected_grads, strict=True):
+        expected_out, cache_ = bnlib.batchnorm_forward(case.x, case.gamma, case.beta, case.eps)
+        np.testing.assert_allclose(forward.forward_variant(case), expected_out, rtol=1e-4, atol=1e-4)
+        expected_grads = bnlib.batchnorm_backward(case.dout, cache_)
+        for got, expected in zip(backward.backward_variant(case), expected_grads, strict=True):
             np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
-    gamma, beta, steps = checks.layer_scenario()
-    for simulated, reference in zip(
-        checks._simulate_layer(gamma, beta, steps), checks._reference_layer_outputs(gamma, beta, steps), strict=True
-    ):
+    for step in checks.layer_steps():
+        if step.action == "build":
+            continue
+        simulated, reference = layer.simulate_layer(step.config, step.history), layer.reference_layer(step)
         for got, expected in zip(simulated, reference, strict=True):
             np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
