@@ -373,11 +373,12 @@ KAPPA_OF_THE_NOTEBOOK = 143.1528063565108  # printed by the notebook for height 
 LR_OF_THE_NOTEBOOK = 3.2e-05  # 2/(λ_min + λ_max) of the notebook's data
 
 
-def _data():
+def ETA(rule, code, hint):
+    """An entry for the learning-rate check, which also takes the notebook's data."""
     from bnlib.data import height_age
 
     data = height_age()
-    return data.X, data.y
+    return Wrong(rule, LR, code, hint, (data.X, data.y))
 
 
 EX4 = {
@@ -406,19 +407,13 @@ EX4 = {
     "κ after standardizing: a tiny term in the denominator": Wrong(
         "digits", S, lambda rho: (1 + abs(rho)) / (1 - abs(rho) + 2e-6), "nearly right"
     ),
-    "η: above 2/λ_max": Wrong(
-        "known mistake", LR, lambda X: 2.1 / np.linalg.eigvalsh(2 * X.T @ X / len(X))[-1], "η < 2/λ_max"
+    "η: above 2/λ_max": ETA(
+        "known mistake", lambda X: 2.1 / np.linalg.eigvalsh(2 * X.T @ X / len(X))[-1], "η < 2/λ_max"
     ),
-    "η: far too small": Wrong("known mistake", LR, lambda X: optimal_lr(X) / 1000, "take a larger step"),
-    "η: the notebook's η typed in": Wrong(
-        "typed-in value", LR, lambda X: LR_OF_THE_NOTEBOOK, "same η = 3.2e-05", case=None
-    ),
-    "η: in an array of one": Wrong(
-        "(1,)-shaped array", LR, lambda X: np.array([optimal_lr(X)]), "float(eta)"
-    ),
-    "η: None": Wrong("None", LR, lambda X: None, "never given a value"),
+    "η: far too small": ETA("known mistake", lambda X: optimal_lr(X) / 1000, "take a larger step"),
+    "η: the notebook's η typed in": ETA("typed-in value", lambda X: LR_OF_THE_NOTEBOOK, "same η = 3.2e-05"),
+    "η: in an array of one": ETA("(1,)-shaped array", lambda X: np.array([optimal_lr(X)]), "float(eta)"),
+    "η: None": ETA("None", lambda X: None, "never given a value"),
 }
-for _name in [name for name in EX4 if name.startswith("η")]:  # the learning-rate check also takes the data
-    EX4[_name] = Wrong(**{**EX4[_name].__dict__, "args": _data()})
 
 CATALOGUE: dict[str, Wrong] = {**EX1, **EX2, **EX3, **EX4}

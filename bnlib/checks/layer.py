@@ -46,7 +46,7 @@ class LayerConfig:
 
     @property
     def call(self) -> str:
-        return f"(num_features={self.num_features}, eps={self.eps:g}, momentum={self.momentum:g})"
+        return f"num_features={self.num_features}, eps={self.eps:g}, momentum={self.momentum:g}"
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def layer_steps(seed: int = 1) -> list[LayerStep]:
     ]
     steps = []
     for config, varied, run in runs:
-        build = LayerStep(f"a new layer{config.call}", "build", config)
+        build = LayerStep(f"a new layer ({config.call})", "build", config)
         if varied == "num_features":
             build = dataclasses.replace(build, varies=Variation(varied, steps[0].label, main.num_features, 5))
         steps.append(build)
