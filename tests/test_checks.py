@@ -331,6 +331,70 @@ def test_no_wrong_implementation_crashes_a_check():
     assert all(isinstance(outcome(name), checks.CheckResult) for name in CATALOGUE)
 
 
+class Unreadable:
+    """An object numpy cannot read: its __array__ raises."""
+
+    def __array__(self, *args, **kwargs):
+        raise RuntimeError("no array here")
+
+
+ODD_VALUES = {
+    "None": None,
+    "a bool": True,
+    "text": "0.5",
+    "a dict": {"out": 1.0},
+    "an object": object(),
+    "an unreadable object": Unreadable(),
+    "a ragged list": [[1.0], [1.0, 2.0]],
+    "a tuple of three numbers": (1.0, 2.0, 3.0),
+    "an empty tuple": (),
+    "a (1,)-shaped array": np.array([1.0]),
+    "an array of text": np.array(["a", "b"]),
+    "complex numbers": np.array([1 + 1j]),
+    "NaN": float("nan"),
+    "a generator": (value for value in range(3)),
+}
+
+
+def _odd_layer(value):
+    class OddLayer:
+        def __init__(self, num_features, eps=1e-5, momentum=0.1):
+            self.gamma, self.beta = value, value
+            self.running_mean, self.running_var = np.zeros(num_features), value
+
+        def train(self):
+            return value
+
+        eval = train
+
+        def __call__(self, x):
+            return value
+
+    return OddLayer
+
+
+@pytest.mark.parametrize("name", ODD_VALUES)
+def test_no_check_crashes_whatever_comes_back(name):
+    """Each check answers an odd return value with a sentence (CheckFailed), on its own or inside a tuple."""
+    value, data = ODD_VALUES[name], height_age()
+    calls = [
+        (checks.check_variance, lambda v: value),
+        (checks.check_batchnorm_forward, lambda x, gamma, beta, eps: value),
+        (checks.check_batchnorm_forward, lambda x, gamma, beta, eps: (value, None)),
+        (checks.check_batchnorm_backward, lambda dout, cache: value),
+        (checks.check_batchnorm_backward, lambda dout, cache: (value, value, value)),
+        (checks.check_batchnorm_layer, _odd_layer(value)),
+        (checks.check_condition_number, lambda X: value),
+        (checks.check_kappa_after_standardizing, lambda rho: value),
+        (lambda fn: checks.check_learning_rate(fn, data.X, data.y), lambda X: value),
+        (lambda fn: checks.check_learning_rate(value, data.X, data.y), None),
+        (checks.check_variance, value),  # given the value instead of a function
+    ]
+    for check, code in calls:
+        result = failure(check, code)
+        assert result.problems and result.problems[0].strip(), result.feedback
+
+
 # ------------------------------------------------------------------------------------------ the mistakes themselves
 
 

@@ -53,7 +53,7 @@ def _broadcast_hint(message: str, batch_shape: tuple | None) -> str:
         for group in _SHAPES_IN_MESSAGE.findall(message.split("shapes", 1)[-1])
     ]
     shown = " and ".join(str(s) for s in shapes) or "two arrays"
-    if batch_shape is not None:
+    if batch_shape is not None and len(batch_shape) == 2:  # (N, D); other layouts get the shapes only
         n, d = batch_shape
         if (n,) in shapes:
             return (
@@ -63,10 +63,7 @@ def _broadcast_hint(message: str, batch_shape: tuple | None) -> str:
             )
         if (d, n) in shapes:
             return f"numpy could not line up arrays of shapes {shown}: one of them is transposed, (D, N)."
-    return (
-        f"numpy could not line up arrays of shapes {shown}. A per-feature array must have shape (D,) or "
-        "(1, D) to line up with x of shape (N, D)."
-    )
+    return f"numpy could not line up arrays of shapes {shown}: print the shape of each array in that line."
 
 
 def _exception_hints(exc: BaseException, signature: str, batch_shape: tuple | None) -> list[str]:
@@ -76,9 +73,13 @@ def _exception_hints(exc: BaseException, signature: str, batch_shape: tuple | No
         return [
             "the function still raises NotImplementedError: replace `raise NotImplementedError()` with code."
         ]
-    if isinstance(exc, AxisError):
-        shape = f"of shape {batch_shape} " if batch_shape else ""
-        return [f"{message}: x {shape}has axes 0 (the examples) and 1 (the features), nothing more."]
+    if isinstance(exc, AxisError) and batch_shape is not None:
+        axes = (
+            "0 (the examples) and 1 (the features)"
+            if len(batch_shape) == 2
+            else f"0 to {len(batch_shape) - 1}"
+        )
+        return [f"{message}: x of shape {batch_shape} has axes {axes}, nothing more."]
     if isinstance(exc, ValueError) and "broadcast" in message:
         return [_broadcast_hint(message, batch_shape)]
     if isinstance(exc, TypeError) and ("argument" in message or "positional" in message):
@@ -112,8 +113,15 @@ def call_learner(fn: Callable, *args, signature: str, batch_shape: tuple | None 
         text = f": {str(exc).strip()}" if str(exc).strip() else ""
         raise LearnerError(
             f"your code raised {type(exc).__name__}{text}{where}",
-            _exception_hints(exc, signature, batch_shape),
+            _safe_hints(exc, signature, batch_shape),
         ) from None
+
+
+def _safe_hints(exc: BaseException, signature: str, batch_shape: tuple | None) -> list[str]:
+    try:  # reading an odd exception's message must not crash the check
+        return _exception_hints(exc, signature, batch_shape)
+    except Exception:  # noqa: BLE001
+        return []
 
 
 def changed_in_place(originals: dict[str, np.ndarray], passed: dict[str, np.ndarray]) -> list[str]:

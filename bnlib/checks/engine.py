@@ -8,8 +8,9 @@ Hints are earned, never guessed, and come in this order of preference:
 1. a known mistake (:class:`Mistake`) whose output equals the learner's on this case;
 2. the learner's results equal their results on an earlier case whose right answer differs: an ignored
    argument (when the case :class:`Variation` changes a single argument) or a value typed in;
-3. the check's own advice for the case (e.g. the layer check's note on PyTorch's names);
-4. "nearly right" when every error is small, with the relative error.
+3. on the large-offset case, loss of precision (mean(x²) − mean(x)² cancels);
+4. the check's own advice for the case (e.g. the layer check's note on PyTorch's names);
+5. "nearly right" when every error is small, with the relative error.
 
 Numbers in feedback carry as many significant digits as it takes to tell the two apart (:func:`two_numbers`).
 """

@@ -25,8 +25,10 @@ def describe(value) -> str:
         return "None"
     if isinstance(value, (bool, np.bool_)):
         return f"{value!r}, a bool"
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return f"the number {value!r}"
+    if isinstance(value, (int, np.integer)):
+        return f"the number {int(value)}"
+    if isinstance(value, (float, np.floating)):
+        return f"the number {float(value):.6g}"
     if isinstance(value, str):
         text = value if len(value) <= 40 else value[:37] + "..."
         return f"the text {text!r}"
