@@ -121,8 +121,9 @@ def _value_problem(name: str, got: np.ndarray, expected: np.ndarray, tol: Tolera
     """Where got and expected disagree: the worst entry, its error and the tolerance (None if they agree)."""
     got = got.astype(np.float64)
     allowed = tol.allowed(expected)
-    with np.errstate(invalid="ignore"):
-        ratio = np.where(np.isfinite(got), np.abs(got - expected) / allowed, np.inf)
+    with np.errstate(all="ignore"):
+        error = np.abs(got - expected)
+        ratio = np.where(error <= allowed, 0.0, np.where(np.isfinite(got), error / allowed, np.inf))
     if np.all(ratio <= 1.0):
         return None
     worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
@@ -132,11 +133,16 @@ def _value_problem(name: str, got: np.ndarray, expected: np.ndarray, tol: Tolera
     nonfinite = "" if np.isfinite(g) else " (not a finite number: a division by zero or an overflow?)"
     if expected.ndim == 0:
         return f"{name} is {shown_got} but should be {shown_expected} ({error}){nonfinite}."
-    off = np.flatnonzero((ratio > 1.0).reshape(-1, expected.shape[-1]).any(axis=0))
-    where = f"example {worst[0]}, feature {worst[-1]}" if expected.ndim == 2 else f"feature {worst[-1]}"
+    if expected.ndim <= 2:  # (D,) or (N, D): say which features
+        off = np.flatnonzero((ratio > 1.0).reshape(-1, expected.shape[-1]).any(axis=0))
+        where = f"example {worst[0]}, feature {worst[-1]}" if expected.ndim == 2 else f"feature {worst[-1]}"
+        wrong = f"wrong in feature(s) {off.tolist()} of {expected.shape[-1]}"
+    else:
+        where = f"index {tuple(int(i) for i in worst)}"
+        wrong = f"wrong in {int((ratio > 1.0).sum())} of {expected.size} entries"
     return (
-        f"{name} is wrong in feature(s) {off.tolist()} of {expected.shape[-1]}; the largest error is at "
-        f"{where}: got {shown_got}, expected {shown_expected}, {error}{nonfinite}."
+        f"{name} is {wrong}; the largest error is at {where}: got {shown_got}, expected {shown_expected}, "
+        f"{error}{nonfinite}."
     )
 
 
