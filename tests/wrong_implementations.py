@@ -265,7 +265,7 @@ def layer(**wrong):
         def __init__(self, num_features, eps=1e-5, momentum=0.1):
             d = 3 if wrong.get("features_fixed") else num_features
             self.eps = 1e-5 if wrong.get("eps_fixed") else eps
-            self.momentum = 0.1 if wrong.get("momentum_fixed") else momentum
+            self.momentum = wrong.get("momentum_fixed", momentum)
             self.training = True
             if wrong.get("torch_names"):
                 self.weight, self.bias = np.ones(d), np.zeros(d)
@@ -330,8 +330,9 @@ EX3 = {
         "ignored argument",
         "does not use the momentum",
         "training batch 1, momentum=0.2",
-        momentum_fixed=True,
+        momentum_fixed=0.1,
     ),
+    "layer: momentum 0.5 typed in": L("ignored argument", "as if momentum were 0.5,", momentum_fixed=0.5),
     "layer: eps ignored": L(
         "ignored argument", "does not use the eps", "training batch 1, eps=0.1", eps_fixed=True
     ),

@@ -237,6 +237,20 @@ def _set(layer, name: str, value: np.ndarray) -> None:
         ) from None
 
 
+def _momentum_used(step: LayerStep, got: Got | None) -> float | None:
+    """The momentum by which running_mean moved on a layer's first training batch, when it is not the
+    layer's own (from zero, running_mean = momentum · batch mean, feature by feature)."""
+    if got is None or step.action != "train" or len(step.history) != 1:
+        return None
+    running_mean, batch_mean = np.asarray(got.outputs[1], dtype=np.float64), step.x.mean(axis=0)
+    if running_mean.shape != batch_mean.shape:
+        return None
+    used = running_mean / batch_mean
+    if np.ptp(used) > 1e-9 or abs(used[0] - step.config.momentum) < 1e-9:
+        return None
+    return float(used[0])
+
+
 def check_batchnorm_layer(StudentClass) -> CheckResult:  # noqa: N803 - it is a class
     """Check a batch-norm layer class with running statistics and a train/eval switch.
 
@@ -287,6 +301,12 @@ def check_batchnorm_layer(StudentClass) -> CheckResult:  # noqa: N803 - it is a 
                 f"your layer also has {' and '.join(torch_names)}, PyTorch's names: {_SETS_NOT_TORCH}. If your forward "
                 f"pass uses self.{torch_names[0]}, it never sees the γ and β the check set; use self.gamma and "
                 "self.beta."
+            )
+        used = _momentum_used(step, got)
+        if used is not None:
+            hints.append(
+                f"your running_mean moved as if momentum were {used:.6g}, but this layer was built with "
+                f"momentum={step.config.momentum:g}: use the momentum passed to __init__ (self.momentum = momentum)."
             )
         if got is None and step.action == "eval" and len(step.x) == 1:
             hints.append(
