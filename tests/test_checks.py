@@ -260,7 +260,7 @@ def test_kappa_after_standardizing_passes_when_right():
 
 @cache
 def outcome(name):
-    """The CheckResult of a catalogue entry (each entry runs once per test session)."""
+    """The CheckResult of a catalogue entry (each entry runs once per test run)."""
     entry = CATALOGUE[name]
     return failure(entry.check, entry.code, *entry.args)
 
