@@ -139,10 +139,10 @@ def _shape_advice(got: tuple, expected: tuple, batch_shape) -> str | None:
         if got == (1, d):
             return (
                 f"it has a leading axis of length 1 (a sum with keepdims=True, or a (1, D) statistic, gives "
-                f"this shape): return it as shape ({d},), e.g. .reshape({d})."
+                f"this shape): make it shape ({d},), e.g. with .reshape({d})."
             )
         if got == (d, 1):
-            return f"it is a column: return it as shape ({d},), e.g. .reshape({d})."
+            return f"it is a column: make it shape ({d},), e.g. with .reshape({d})."
         if got == ():
             return (
                 "it is one number for the whole batch: batch norm keeps one value per feature (axis 0 only)."
