@@ -109,6 +109,23 @@ def linear_layers(model) -> list:
     return [m for m in model.modules() if isinstance(m, nn.Linear)]
 
 
+def normalized_weights(model) -> list:
+    """The weights of the nn.Linear layers that a norm layer follows directly (Linear → BN → …).
+
+    The loss does not depend on the scale of these weights (BN(c·W·x) = BN(W·x) for c > 0); γ, β, biases and
+    the output layer are not among them. A list of parameters, first layer to last.
+    """
+    import torch.nn as nn
+
+    norms = (nn.BatchNorm1d, nn.LayerNorm, nn.GroupNorm)
+    children = list(model.children())
+    return [
+        layer.weight
+        for layer, following in zip(children, children[1:], strict=False)
+        if isinstance(layer, nn.Linear) and isinstance(following, norms)
+    ]
+
+
 def accuracy(model, X, y) -> float:
     """Fraction of rows of X (N, D) whose arg-max logit equals y (N,), computed in eval mode.
 
@@ -166,12 +183,17 @@ def train(
     batch_size: int = 60,
     momentum: float = 0.0,
     weight_decay: float = 0.0,
+    decayed=None,
     eval_every: int | None = None,
     seed: int = 0,
     on_step: Callable[[int, object], None] | None = None,
 ) -> TrainLog:
     """Train ``model`` with SGD and cross-entropy on ``data`` = (X_train, y_train, X_test, y_test) tensors.
 
+    ``momentum`` is the optimizer's (heavy-ball) momentum, unrelated to a BN layer's ``momentum`` (the weight
+    of the newest batch in its running statistics). ``weight_decay`` applies to every parameter, as
+    ``torch.optim.SGD`` does, unless ``decayed`` lists the parameters it applies to (e.g.
+    ``normalized_weights(model)``: only the weights followed by a norm layer; γ, β and the output layer free).
     Stops early, with ``log.diverged_at`` set, when the loss becomes NaN or infinite (a too-large learning
     rate), instead of training on garbage. ``on_step(step, model)`` is called after every update, for
     recording activations or gradients. Test accuracy is taken every ``eval_every`` steps and at the end.
@@ -180,7 +202,17 @@ def train(
     import torch.nn.functional as F
 
     X_train, y_train, X_test, y_test = data
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if decayed is None:
+        groups = [{"params": list(model.parameters()), "weight_decay": weight_decay}]
+    else:
+        decayed_ids = {id(param) for param in decayed}
+        groups = [
+            {"params": [p for p in model.parameters() if id(p) in decayed_ids], "weight_decay": weight_decay},
+            {"params": [p for p in model.parameters() if id(p) not in decayed_ids], "weight_decay": 0.0},
+        ]
+        if len(groups[0]["params"]) != len(decayed_ids):
+            raise ValueError("decayed lists parameters that are not the model's; pass some of model.parameters().")
+    optimizer = torch.optim.SGD([g for g in groups if g["params"]], lr=lr, momentum=momentum)
     log = TrainLog()
     model.train()
     for step, batch in enumerate(minibatches(len(X_train), batch_size, steps, seed), start=1):
@@ -346,6 +378,12 @@ def noisy_batchnorm(*, max_shift: float = 1.0, max_scale: float = 2.0, seed: int
     sees a distribution with a random, moving mean and spread: *less* stable than with no batch norm at all.
     In eval mode the noise is replaced by its average (scale (1 + max_scale)/2, shift 0), as dropout does.
     All layers built by one factory share one seeded generator.
+
+    One draw per feature is shared by every example of the batch, so the whole batch's distribution moves.
+    (Santurkar et al. perturb each activation of each example with i.i.d. noise whose distribution changes at
+    every step; a per-example draw from a fixed distribution would mostly average out of the next layer's
+    batch statistics.) Inside ``same_noise(model)`` every forward pass reuses the layer's last draw: the
+    control that separates the shift caused by the weights' update from the shift the noise itself adds.
     Explained in notebooks/07_why_does_bn_work.ipynb, section "Noisy batch norm".
     """
     import torch
@@ -356,16 +394,40 @@ def noisy_batchnorm(*, max_shift: float = 1.0, max_scale: float = 2.0, seed: int
     generator = torch.Generator().manual_seed(seed)
 
     class NoisyBatchNorm1d(nn.BatchNorm1d):
+        hold_noise = False  # set by same_noise(): reuse the last draw instead of drawing afresh
+        held = None
+
         def forward(self, x):
             out = super().forward(x)
             if not self.training:
                 return out * ((1.0 + max_scale) / 2.0)
-            width = out.shape[1]
-            scale = 1.0 + (max_scale - 1.0) * torch.rand(width, generator=generator)
-            shift = max_shift * (2.0 * torch.rand(width, generator=generator) - 1.0)
+            if not (self.hold_noise and self.held is not None):
+                width = out.shape[1]
+                scale = 1.0 + (max_scale - 1.0) * torch.rand(width, generator=generator)
+                shift = max_shift * (2.0 * torch.rand(width, generator=generator) - 1.0)
+                self.held = (scale, shift)
+            scale, shift = self.held
             return out * scale + shift
 
     return NoisyBatchNorm1d
+
+
+@contextmanager
+def same_noise(model):
+    """Context manager: the noisy BN layers of ``model`` draw their noise once, then reuse it.
+
+    Inside, the first training-mode forward pass of each noisy layer draws its scale and shift and every
+    later pass (also in a deep copy of the model) reuses them; afterwards each layer draws afresh again.
+    Layers without noise are not affected.
+    """
+    noisy = [module for module in model.modules() if hasattr(module, "hold_noise")]
+    for module in noisy:
+        module.hold_noise, module.held = True, None
+    try:
+        yield model
+    finally:
+        for module in noisy:
+            module.hold_noise, module.held = False, None
 
 
 # ----- sweeps: the same network with and without a norm layer, over one setting ----------------------------

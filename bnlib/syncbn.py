@@ -42,27 +42,31 @@ DEFAULT_TIMEOUT_SECONDS = 90.0
 # ----- synchronized batch norm ---------------------------------------------------------------------------
 
 
-def _all_reduce_sum(tensor):
-    """Sum ``tensor`` over all processes, differentiably; the identity when no process group is running."""
+def _all_reduce_sum(tensor, reduce_backward: bool = True):
+    """Sum ``tensor`` over all processes, differentiably; the identity when no process group is running.
+
+    ``reduce_backward=False`` keeps the forward sum but passes only this process's gradient back: the
+    mistake of synchronizing the statistics and forgetting that the backward needs an all-reduce too.
+    """
     import torch.distributed as dist
 
     if not (dist.is_available() and dist.is_initialized()):
         return tensor
-    return _all_reduce_function().apply(tensor)
+    return _all_reduce_function(reduce_backward).apply(tensor)
 
 
-_ALL_REDUCE = None
+_ALL_REDUCE: dict = {}
 
 
-def _all_reduce_function():
+def _all_reduce_function(reduce_backward: bool = True):
     """An autograd Function: forward sums over processes; backward sums the gradients over processes too.
 
     Every process's loss depends on the summed statistics, so the gradient reaching one process's local sums
     is the sum of all processes' gradients with respect to the global sums (what nn.SyncBatchNorm's backward
-    all-reduces).
+    all-reduces). With ``reduce_backward=False`` the backward returns the local gradient unchanged (wrong on
+    purpose, to show what the second all-reduce is for).
     """
-    global _ALL_REDUCE
-    if _ALL_REDUCE is None:
+    if reduce_backward not in _ALL_REDUCE:
         import torch
         import torch.distributed as dist
 
@@ -76,19 +80,22 @@ def _all_reduce_function():
             @staticmethod
             def backward(ctx, grad):
                 total = grad.clone()
-                dist.all_reduce(total, op=dist.ReduceOp.SUM)
+                if reduce_backward:
+                    dist.all_reduce(total, op=dist.ReduceOp.SUM)
                 return total
 
-        _ALL_REDUCE = AllReduceSum
-    return _ALL_REDUCE
+        _ALL_REDUCE[reduce_backward] = AllReduceSum
+    return _ALL_REDUCE[reduce_backward]
 
 
-def global_batch_stats(x):
+def global_batch_stats(x, reduce_backward: bool = True):
     """Mean, biased variance and number of values per channel of the batch spread over all processes.
 
     x: this process's slice, a tensor of shape (N_local, C) or (N_local, C, L).
     Returns (mean, var, count): tensors of shape (C,), and the total count as a Python int. The sums are
-    taken in float64 so that S2/N − mean² keeps its precision.
+    taken in float64 so that S2/N − mean² keeps its precision: it subtracts two nearly equal numbers when
+    the mean is large next to the spread (in float32, a mean of 10⁴ and a std of 1 leave no correct digit).
+    ``reduce_backward``: see ``_all_reduce_sum``.
     """
     import torch
 
@@ -101,19 +108,20 @@ def global_batch_stats(x):
     values = x.to(torch.float64)
     local_count = torch.full((x.shape[1],), float(x.numel() // x.shape[1]), dtype=torch.float64)
     local = torch.stack([local_count, values.sum(dim=axes), (values * values).sum(dim=axes)])  # (3, C)
-    count, total, total_sq = _all_reduce_sum(local)
+    count, total, total_sq = _all_reduce_sum(local, reduce_backward)
     mean = total / count
     var = (total_sq / count - mean * mean).clamp_min(0.0)  # rounding can leave a tiny negative number
     return mean.to(x.dtype), var.to(x.dtype), int(count[0])
 
 
-def sync_batch_norm(x, weight=None, bias=None, eps=1e-5):
+def sync_batch_norm(x, weight=None, bias=None, eps=1e-5, reduce_backward: bool = True):
     """Batch norm of this process's slice x, (N_local, C) or (N_local, C, L), with all slices' statistics.
 
     weight, bias: tensors of shape (C,) or None (γ = 1, β = 0). Returns (out, mean, var, count) where out has
-    x's shape and mean, var, count are those of ``global_batch_stats``.
+    x's shape and mean, var, count are those of ``global_batch_stats``. ``reduce_backward=False`` leaves out
+    the backward all-reduce (wrong on purpose; see ``_all_reduce_sum``).
     """
-    mean, var, count = global_batch_stats(x)
+    mean, var, count = global_batch_stats(x, reduce_backward)
     if count < 2:
         raise ValueError(
             f"Expected more than 1 value per channel when training, got {count} over all processes."
@@ -323,7 +331,8 @@ def compare_bn_task(rank, world_size, x_full, dout_full, eps=1e-5):
     the batch is split into ``world_size`` consecutive slices (np.array_split) and this process takes one.
     Returns a dict of numpy arrays: ``local`` (batch norm with this slice's own statistics), ``synced``
     (``sync_batch_norm``), ``synced_dx`` (gradient of Σ dout · synced with respect to the slice, through the
-    global statistics), ``mean``/``var`` (the global statistics), ``running_mean``/``running_var`` of a
+    global statistics), ``synced_dx_local_backward`` (the same gradient when the backward skips its
+    all-reduce: wrong), ``mean``/``var`` (the global statistics), ``running_mean``/``running_var`` of a
     ``torch_sync_batch_norm`` layer after one training step.
     """
     import torch
@@ -334,12 +343,16 @@ def compare_bn_task(rank, world_size, x_full, dout_full, eps=1e-5):
     local = F.batch_norm(x_slice.detach(), None, None, training=True, eps=eps)
     synced, mean, var, _ = sync_batch_norm(x_slice, eps=eps)
     (synced * dout_slice).sum().backward()
+    x_again = x_slice.detach().clone().requires_grad_(True)
+    forgetful, *_ = sync_batch_norm(x_again, eps=eps, reduce_backward=False)
+    (forgetful * dout_slice).sum().backward()
     layer = torch_sync_batch_norm(x_full.shape[1], eps=eps).to(x_slice.dtype)
     layer(x_slice.detach())
     return {
         "local": local.numpy(),
         "synced": synced.detach().numpy(),
         "synced_dx": x_slice.grad.numpy(),
+        "synced_dx_local_backward": x_again.grad.numpy(),
         "mean": mean.detach().numpy(),
         "var": var.detach().numpy(),
         "running_mean": layer.running_mean.numpy(),

@@ -18,8 +18,10 @@ from bnlib.experiments import (
     make_mlp,
     minibatches,
     noisy_batchnorm,
+    normalized_weights,
     preserved_buffers,
     record_layer_input,
+    same_noise,
     train,
     weight_gradient_norms,
 )
@@ -173,6 +175,36 @@ def test_noisy_batchnorm_moves_mean_and_spread_every_step():
     torch.testing.assert_close(layer(x), 1.5 * plain(x))  # the average noise: scale (1 + 2)/2, shift 0
     with pytest.raises(ValueError, match="max_scale >= 1"):
         noisy_batchnorm(max_scale=0.5)
+
+
+def test_same_noise_reuses_one_draw_also_in_a_copy_and_ends_with_fresh_draws():
+    import copy
+
+    model = make_mlp(8, [16, 16], 3, norm=noisy_batchnorm(seed=0), seed=0)
+    x = torch.randn(20, 8)
+    with torch.no_grad():
+        with same_noise(model):
+            first, copied = model(x), copy.deepcopy(model)
+            assert torch.equal(model(x), first) and torch.equal(copied(x), first)
+        assert not torch.allclose(model(x), first)  # drawn afresh once the context is left
+    plain = make_mlp(8, [16], 3, norm="batch", seed=0)
+    with torch.no_grad(), same_noise(plain):  # no noisy layer: nothing to hold, nothing breaks
+        torch.testing.assert_close(plain(x), plain(x))
+
+
+def test_weight_decay_on_the_listed_parameters_only(small_data):
+    model = make_mlp(64, [16, 16], 10, norm="batch", seed=0)
+    invariant = normalized_weights(model)
+    assert invariant == [linear_layers(model)[0].weight, linear_layers(model)[1].weight]
+    start = {name: p.detach().clone() for name, p in model.named_parameters()}
+    # lr 1, weight decay 0.5, and a zero gradient except through decay: compare with plain SGD steps.
+    train(model, small_data, steps=1, lr=1e-9, weight_decay=0.5e9, decayed=invariant, seed=0)
+    for name, param in model.named_parameters():
+        shrunk = any(param is p for p in invariant)
+        expected = 0.5 * start[name] if shrunk else start[name]
+        torch.testing.assert_close(param.detach(), expected, atol=1e-6, rtol=1e-5, msg=name)
+    with pytest.raises(ValueError, match="not the model's"):
+        train(model, small_data, steps=1, lr=0.1, weight_decay=0.1, decayed=[torch.nn.Parameter(torch.ones(1))])
 
 
 def test_learning_rate_sweep_shares_the_start(small_data):
