@@ -108,6 +108,29 @@ def record_weight_norm(layer) -> tuple[list[float], object]:
     return norms, on_step
 
 
+def l1_proximal_step(parameters, threshold: float):
+    """An ``on_step`` callback for ``bnlib.experiments.train``: L1 regularization as a proximal step.
+
+    After each SGD step every entry of the given parameters is soft-thresholded,
+    w ← sign(w)·max(|w| − threshold, 0), with threshold = learning rate × L1 strength λ: the exact minimizer
+    of λ‖w‖₁ + ‖w − w_SGD‖²/(2η), which (unlike adding λ·sign(w) to the gradient) sets entries exactly to 0.
+    Unlike L2 weight decay, which multiplies W by (1 − ηλ) and so keeps its direction, it changes the
+    direction of W: on weights a norm layer follows, it changes the function.
+    """
+    import torch
+
+    if threshold < 0:
+        raise ValueError(f"threshold={threshold} must be ≥ 0 (it is the learning rate times the L1 strength).")
+    parameters = list(parameters)
+
+    def on_step(step, model):
+        with torch.no_grad():
+            for param in parameters:
+                param.copy_(param.sign() * (param.abs() - threshold).clamp_min(0.0))
+
+    return on_step
+
+
 def small_batch_sweep(
     norms: dict,
     batch_sizes,

@@ -81,6 +81,17 @@ def test_record_weight_norm_appends_after_every_step():
     assert norms[1] == pytest.approx(2 * norms[0])
 
 
+def test_l1_proximal_step_soft_thresholds_only_the_given_parameters():
+    from bnlib.practice import l1_proximal_step
+
+    kept, other = torch.nn.Parameter(torch.tensor([0.5, -0.05, -2.0, 0.0])), torch.nn.Parameter(torch.ones(2))
+    l1_proximal_step([kept], 0.1)(1, None)
+    torch.testing.assert_close(kept.detach(), torch.tensor([0.4, 0.0, -1.9, 0.0]))
+    torch.testing.assert_close(other.detach(), torch.ones(2))
+    with pytest.raises(ValueError, match="must be ≥ 0"):
+        l1_proximal_step([kept], -1.0)
+
+
 def test_small_batch_sweep_returns_one_accuracy_per_norm_and_batch_size():
     from bnlib import digits
 
