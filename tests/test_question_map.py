@@ -1,4 +1,8 @@
-"""The learner-question map: every question L1–L22 is mapped in 00_start_here, and every link lands.
+"""The learner-question map: every question L1–L25 is mapped in 00_start_here, and every link lands.
+
+L1–L22 are the learners' own questions (``/work/shared/learner-questions.md``, copied verbatim at the top of
+``docs/learner-questions.md``); L23 onwards are the questions learners ask next, which the course adds below
+them in the docs copy, numbered on from the learners' last.
 
 A link into another notebook's section names the id of the heading's cell, which is how JupyterLab 4 finds it
 reliably: ``04_gamma_and_beta.ipynb#cell-id=b8c62a7f`` opens the notebook and scrolls to that cell (the static
@@ -181,9 +185,28 @@ def markdown_of(notebook: Path) -> str:
     return "\n\n".join(cell.source for cell in cells if cell.cell_type == "markdown")
 
 
+ADDED_HEADING = "## Questions the course adds"
+
+
+def questions_in(text: str) -> dict[str, str]:
+    return {qid: question.strip() for qid, question in QUESTION_ROW.findall(text)}
+
+
+def learners_and_added() -> tuple[dict[str, str], dict[str, str]]:
+    """The learners' questions (the shared file's, or the top of the docs copy) and the course's added ones."""
+    learners_part, _, added_part = QUESTIONS_COPY.read_text().partition(ADDED_HEADING)
+    learners = learner_questions(QUESTIONS_SHARED) if QUESTIONS_SHARED.exists() else questions_in(learners_part)
+    return learners, questions_in(added_part)
+
+
 def question_ids() -> list[str]:
-    source = QUESTIONS_SHARED if QUESTIONS_SHARED.exists() else QUESTIONS_COPY
-    return list(learner_questions(source))
+    learners, added = learners_and_added()
+    return list(learners) + list(added)
+
+
+def map_row_questions(markdown: str) -> dict[str, str]:
+    """Question ID -> the text of the second column of its map row ('| L7 | question | where |')."""
+    return {qid: row.split("|")[0].strip() for qid, row in QUESTION_ROW.findall(markdown)}
 
 
 # ----- the course's map ---------------------------------------------------------------------------------
@@ -194,13 +217,25 @@ def test_the_copy_of_the_learner_questions_is_current():
         pytest.skip(
             f"{QUESTIONS_SHARED} is not here (a clone of the course alone); the copy in docs/ is used"
         )
-    assert QUESTIONS_COPY.read_text() == QUESTIONS_SHARED.read_text(), (
-        f"{QUESTIONS_COPY} differs from {QUESTIONS_SHARED}: copy the shared file over it"
+    learners_part = QUESTIONS_COPY.read_text().partition(ADDED_HEADING)[0]
+    assert learners_part.rstrip("\n") == QUESTIONS_SHARED.read_text().rstrip("\n"), (
+        f"the top of {QUESTIONS_COPY} (above '{ADDED_HEADING}') differs from {QUESTIONS_SHARED}: copy the shared "
+        "file over it and keep the course's added questions below that heading"
     )
 
 
-def test_there_are_22_learner_questions():
-    assert question_ids() == [f"L{i}" for i in range(1, 23)]
+def test_the_course_answers_22_learner_questions_and_3_of_its_own():
+    learners, added = learners_and_added()
+    assert list(learners) == [f"L{i}" for i in range(1, 23)]
+    assert list(added) == ["L23", "L24", "L25"], "the course's own questions are numbered on from the learners'"
+
+
+def test_the_added_questions_are_mapped_in_their_own_words():
+    _, added = learners_and_added()
+    for document, markdown in (("00_start_here", markdown_of(START_HERE)), ("README.md", README.read_text())):
+        rows = map_row_questions(markdown)
+        differing = {q: rows.get(q) for q, text in added.items() if rows.get(q) != text}
+        assert not differing, f"{document} words these questions differently from {QUESTIONS_COPY.name}: {differing}"
 
 
 def test_every_question_is_mapped_to_a_notebook_section():
