@@ -20,6 +20,12 @@ Modules (one concept each):
     landscape    internal covariate shift and the loss landscape along the gradient
     scale_invariance  BN(a·W·x) = BN(W·x): gradients orthogonal to W, shrinking as 1/a
     checks       exercise checks with feedback
+    training_loop  a hook that shows which statistics each BN call used and how its running ones moved
+    diagnostics  activation and gradient histograms, saturation, update-to-data ratios (makemore-style)
+    convnet      a small CNN with BatchNorm2d on the 8×8 digits
+    token_norms  layer norm and RMSNorm against batch norm on padded sequences
+    finetuning   fine-tuning with frozen or updating running statistics
+    residual     a tiny residual net with zero-initialized γ
 """
 
 from importlib import import_module
