@@ -66,3 +66,30 @@ def channel_statistics(x):
 def parameter_count(model) -> int:
     """The number of trained parameters (weights, biases, γ and β); running statistics are not counted."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def plot_accuracy_curves(curves, title: str = "", figsize=(6.0, 3.2)):
+    """Test accuracy (%) against the training step, one line per network.
+
+    curves: ``{label: (steps, accuracies in %)}``, labels like "CNN + BN", "MLP". A second cue besides hue:
+    networks with BN are drawn solid, without dashed; CNNs with circles, MLPs with squares.
+    Returns the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=figsize)
+    for label, (steps, accuracies) in curves.items():
+        cnn, with_bn = label.startswith("CNN"), "BN" in label
+        ax.plot(
+            steps,
+            accuracies,
+            ls="-" if with_bn else "--",
+            marker="o" if cnn else "s",
+            ms=3.5,
+            color="#2563eb" if cnn else "#ea580c",
+            label=label,
+        )
+    ax.set(xlabel="training step", ylabel="test accuracy (%)", ylim=(0, 100), title=title)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig

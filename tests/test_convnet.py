@@ -31,3 +31,16 @@ def test_the_norm_choice_and_the_parameter_count():
         as_images(torch.zeros(3, 65))
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         channel_statistics(torch.zeros(3, 4))
+
+
+def test_accuracy_curves_carry_a_second_cue_besides_hue():
+    from bnlib.convnet import plot_accuracy_curves
+
+    curves = {name: ([10, 20], [50.0, 90.0]) for name in ("CNN + BN", "CNN", "MLP + BN", "MLP")}
+    lines = plot_accuracy_curves(curves).axes[0].get_lines()
+    assert [(line.get_linestyle(), line.get_marker()) for line in lines] == [
+        ("-", "o"),
+        ("--", "o"),
+        ("-", "s"),
+        ("--", "s"),
+    ]
