@@ -214,11 +214,6 @@ def diagnose(
     )
 
 
-def diagnostics_grid(data, gains, *, norms=(None, "batch"), **options) -> dict:
-    """:func:`diagnose` for every (norm, gain): ``{norm: {gain: Diagnostics}}``, same seed and batches."""
-    return {norm: {gain: diagnose(data, gain=gain, norm=norm, **options) for gain in gains} for norm in norms}
-
-
 # What a healthy start looks like (the targets of the notebook's "fix it by hand" exercise).
 LOSS_TOLERANCE = 0.15  # nats from ln(number of classes)
 MAX_SATURATED = 0.2  # share of saturated tanh outputs, in every layer

@@ -4,7 +4,7 @@ DiagnosticsPanel   initial gain, batch norm on/off, last layer ÷10, training st
                    tanh outputs and of log10|∂L/∂t|, the saturated share and the update-to-data ratio per layer
                    over training, and the initial loss against ln 10
 
-The runs are precomputed by :func:`bnlib.diagnostics.diagnostics_grid` (in the notebook, or a default grid
+The runs are precomputed by :func:`panel_grid` (in the notebook, or a default grid
 trained here in about two seconds); the panel only browses them, so every control costs a repaint.
 """
 
@@ -20,7 +20,7 @@ from bnlib.diagnostics import (
     GRADIENT_BINS,
     SATURATION,
     TANH_GAIN,
-    diagnostics_grid,
+    diagnose,
     expected_initial_loss,
     standardized,
 )
@@ -48,9 +48,7 @@ def panel_grid(data, gains=GAINS, **options) -> dict:
         scale = LAST_LAYER_SHRINK if shrink_last else 1.0
         for norm in (None, "batch"):
             grid[run_key(norm, shrink_last)] = {
-                gain: diagnostics_grid(
-                    data, (gain,), norms=(norm,), last_layer_scale=scale * gain, **options
-                )[norm][gain]
+                gain: diagnose(data, gain=gain, norm=norm, last_layer_scale=scale * gain, **options)
                 for gain in gains
             }
     return grid
