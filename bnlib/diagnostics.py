@@ -145,6 +145,11 @@ def diagnose(
 
     from bnlib.experiments import linear_layers, minibatches, preserved_buffers
 
+    if steps < 1 or record_every < 1 or lr <= 0:
+        raise ValueError(
+            f"steps={steps} and record_every={record_every} must be at least 1 and lr={lr} positive; "
+            "e.g. steps=100, record_every=10, lr=0.1."
+        )
     X_train, y_train = data[0], data[1]
     num_classes = int(y_train.max()) + 1
     model = make_tanh_mlp(

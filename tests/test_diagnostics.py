@@ -72,6 +72,8 @@ def test_step_zero_matches_an_independent_forward_and_backward(data):
     np.testing.assert_allclose(run.gradient_hist.sum(axis=-1), 1.0)
     with pytest.raises(ValueError, match="not recorded"):
         run.at(7)
+    with pytest.raises(ValueError, match="record_every=0"):
+        diagnose(data, gain=1.0, record_every=0)
 
 
 def test_initialisation_problems_name_each_fault(data):
