@@ -13,7 +13,7 @@ import pytest
 from wrong_implementations import CATALOGUE, RULES
 
 from bnlib import checks
-from bnlib.checks import CheckFailed, backward, conditioning, forward, layer
+from bnlib.checks import CheckFailed, backward, conditioning, forward, layer, spatial_and_layer_norm
 from bnlib.data import height_age
 
 
@@ -289,6 +289,10 @@ def test_the_catalogue_covers_every_rule_and_every_known_mistake():
         *layer.LAYER_MISTAKES,
         *conditioning.KAPPA_MISTAKES,
         *conditioning.STANDARDIZED_KAPPA_MISTAKES,
+        *spatial_and_layer_norm.SPATIAL_FORWARD_MISTAKES,
+        *spatial_and_layer_norm.SPATIAL_BACKWARD_MISTAKES,
+        *spatial_and_layer_norm.LAYER_FORWARD_MISTAKES,
+        *spatial_and_layer_norm.LAYER_BACKWARD_MISTAKES,
     ]
     missing = [mistake.hint for mistake in mistakes if mistake.hint not in given]
     assert not missing, f"known mistakes without a wrong implementation in the catalogue: {missing}"

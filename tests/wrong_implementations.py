@@ -417,4 +417,141 @@ EX4 = {
     "η: None": ETA("None", lambda X: None, "never given a value"),
 }
 
-CATALOGUE: dict[str, Wrong] = {**EX1, **EX2, **EX3, **EX4}
+
+# ------------------------------------------------------------------------------------------ ex5: spatial, layer norm
+
+
+def to_rows(x):
+    """(N, C, H, W) → (N·H·W, C), channels last: the reshape exercise 5 is about."""
+    return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
+
+
+def from_rows(rows, shape):
+    n, c, h, w = shape
+    return rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+
+
+def norm_forward(axes, ddof=0, swap=False, eps_outside=False):
+    """A learner's batch or layer norm written directly, statistics over ``axes``; switches are mistakes."""
+
+    def forward(x, gamma, beta, eps):
+        mean = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True, ddof=ddof)
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        gamma, beta = (beta, gamma) if swap else (gamma, beta)
+        spread = np.sqrt(var) + eps if eps_outside else np.sqrt(var + eps)
+        out = gamma.reshape(shape) * (x - mean) / spread + beta.reshape(shape)
+        return out, (x, gamma, beta, eps, axes)
+
+    return forward
+
+
+def spatial_forward_right(x, gamma, beta, eps):
+    """Exercise 1's forward on the rows; the cache keeps the rows and x's shape."""
+    rows = to_rows(x)
+    mean, var = rows.mean(0), rows.var(0)
+    x_hat = (rows - mean) / np.sqrt(var + eps)
+    return from_rows(gamma * x_hat + beta, x.shape), (x_hat, 1 / np.sqrt(var + eps), gamma, x.shape)
+
+
+def spatial_forward_no_transpose(x, gamma, beta, eps):
+    rows = x.reshape(-1, x.shape[1])  # mixes channels
+    x_hat = (rows - rows.mean(0)) / np.sqrt(rows.var(0) + eps)
+    return (gamma * x_hat + beta).reshape(x.shape), None
+
+
+def spatial_backward(straight_reshape=False, drop=None):
+    """A learner's spatial backward on the rows of spatial_forward_right's cache; switches are mistakes."""
+
+    def backward(dout, cache):
+        x_hat, invstd, gamma, shape = cache
+        dy = dout.reshape(-1, shape[1]) if straight_reshape else to_rows(dout)
+        dx_hat = dy * gamma
+        bracket = dx_hat - (0 if drop == "mean" else dx_hat.mean(0))
+        if drop != "variance":
+            bracket = bracket - x_hat * (dx_hat * x_hat).mean(0)
+        dx = invstd * bracket
+        dx = dx.reshape(shape) if straight_reshape else from_rows(dx, shape)
+        return dx, (dy * x_hat).sum(0), dy.sum(0)
+
+    return backward
+
+
+def layer_forward_right(x, gamma, beta, eps):
+    invstd = 1 / np.sqrt(x.var(axis=1, keepdims=True) + eps)
+    x_hat = (x - x.mean(axis=1, keepdims=True)) * invstd
+    return gamma * x_hat + beta, (x_hat, invstd, gamma)
+
+
+def layer_backward(path_axis=1, drop=None):
+    """A learner's layer-norm backward; ``drop`` leaves one term out, ``path_axis`` averages its terms there."""
+
+    def backward(dout, cache):
+        x_hat, invstd, gamma = cache
+        dx_hat = dout * gamma
+        bracket = dx_hat - (0 if drop == "mean" else dx_hat.mean(axis=path_axis, keepdims=True))
+        if drop != "variance":
+            bracket = bracket - x_hat * (dx_hat * x_hat).mean(axis=path_axis, keepdims=True)
+        return invstd * bracket, (dout * x_hat).sum(0), dout.sum(0)
+
+    return backward
+
+
+SF, SB = checks.check_spatial_batchnorm_forward, checks.check_spatial_batchnorm_backward
+LF, LB = checks.check_layernorm_forward, checks.check_layernorm_backward
+
+EX5 = {
+    "spatial forward: reshape without moving the channels": Wrong(
+        "known mistake", SF, spatial_forward_no_transpose, "mixes channels"
+    ),
+    "spatial forward: per channel and position": Wrong(
+        "known mistake", SF, norm_forward(0), "per channel *and position*"
+    ),
+    "spatial forward: instance norm": Wrong("known mistake", SF, norm_forward((2, 3)), "instance norm"),
+    "spatial forward: unbiased variance": Wrong(
+        "known mistake", SF, norm_forward((0, 2, 3), ddof=1), "n = N·H·W"
+    ),
+    "spatial forward: γ and β swapped": Wrong(
+        "known mistake", SF, norm_forward((0, 2, 3), swap=True), "each channel's x̂"
+    ),
+    "spatial backward: dout reshaped without moving the channels": Wrong(
+        "known mistake",
+        SB,
+        spatial_backward(straight_reshape=True),
+        "as the forward pass did",
+        (spatial_forward_right,),
+    ),
+    "spatial backward: forgot the variance path": Wrong(
+        "known mistake", SB, spatial_backward(drop="variance"), "channel's variance", (spatial_forward_right,)
+    ),
+    "spatial backward: forgot the mean path": Wrong(
+        "known mistake", SB, spatial_backward(drop="mean"), "channel's mean", (spatial_forward_right,)
+    ),
+    "layer forward: batch norm's axis": Wrong("known mistake", LF, norm_forward(0), "that is batch norm"),
+    "layer forward: unbiased variance": Wrong("known mistake", LF, norm_forward(1, ddof=1), "÷(D − 1)"),
+    "layer forward: eps outside the root": Wrong(
+        "known mistake", LF, norm_forward(1, eps_outside=True), "each example's variance: divide"
+    ),
+    "layer forward: γ and β swapped": Wrong(
+        "known mistake", LF, norm_forward(1, swap=True), "in layer norm too"
+    ),
+    "layer backward: forgot the variance path": Wrong(
+        "known mistake",
+        LB,
+        layer_backward(drop="variance"),
+        "each example's variance",
+        (layer_forward_right,),
+    ),
+    "layer backward: forgot the mean path": Wrong(
+        "known mistake", LB, layer_backward(drop="mean"), "each example's mean", (layer_forward_right,)
+    ),
+    "layer backward: paths averaged over the batch": Wrong(
+        "known mistake",
+        LB,
+        layer_backward(path_axis=0),
+        "where its statistics came from",
+        (layer_forward_right,),
+    ),
+}
+
+CATALOGUE: dict[str, Wrong] = {**EX1, **EX2, **EX3, **EX4, **EX5}

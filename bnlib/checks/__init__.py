@@ -21,6 +21,7 @@ Modules:
     backward      exercise 2: check_batchnorm_backward
     layer         exercise 3: check_batchnorm_layer
     conditioning  exercise 4: check_condition_number, check_learning_rate, check_kappa_after_standardizing
+    spatial_and_layer_norm  exercise 5: check_spatial_batchnorm_forward/backward, check_layernorm_forward/backward
 
 Adding the checks of a new exercise is one new module here, say ``spatial.py``:
 
@@ -39,7 +40,7 @@ Adding the checks of a new exercise is one new module here, say ``spatial.py``:
 5. Export the ``check_*`` functions below, and add at least one entry per mistake and per rule to the
    catalogue of wrong implementations, tests/wrong_implementations.py.
 
-Used by notebooks/exercises/ex1_… to ex4_….
+Used by notebooks/exercises/ex1_… to ex5_….
 """
 
 from bnlib.checks.backward import check_batchnorm_backward
@@ -52,6 +53,12 @@ from bnlib.checks.conditioning import (
 from bnlib.checks.engine import FLOAT32_TOL, FLOAT64_TOL, CheckFailed, CheckResult, Mistake, Tolerance
 from bnlib.checks.forward import batch_cases, check_batchnorm_forward, check_variance
 from bnlib.checks.layer import check_batchnorm_layer, layer_steps
+from bnlib.checks.spatial_and_layer_norm import (
+    check_layernorm_backward,
+    check_layernorm_forward,
+    check_spatial_batchnorm_backward,
+    check_spatial_batchnorm_forward,
+)
 
 __all__ = [
     "FLOAT32_TOL",
@@ -66,7 +73,11 @@ __all__ = [
     "check_batchnorm_layer",
     "check_condition_number",
     "check_kappa_after_standardizing",
+    "check_layernorm_backward",
+    "check_layernorm_forward",
     "check_learning_rate",
+    "check_spatial_batchnorm_backward",
+    "check_spatial_batchnorm_forward",
     "check_variance",
     "conditioning_cases",
     "layer_steps",
