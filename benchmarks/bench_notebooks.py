@@ -11,16 +11,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from notebook_runner import all_notebooks, execute  # noqa: E402
-from paths import NOTEBOOKS  # noqa: E402
+from notebook_runner import execute  # noqa: E402
+from paths import ROOT as PROJECT  # noqa: E402
+from paths import runnable_notebooks  # noqa: E402
 
 EACH_BUDGET_S, TOTAL_BUDGET_S = 60, 180
 
 
 def main() -> list[dict]:
     rows = [
-        {"notebook": str(p.relative_to(NOTEBOOKS)), "seconds": execute(p).seconds}
-        for p in all_notebooks(NOTEBOOKS)
+        {"notebook": p.relative_to(PROJECT).as_posix(), "seconds": execute(p).seconds}
+        for p in runnable_notebooks()
     ]
     print("Notebooks executed headless (nbclient), seconds\n")
     print("| notebook | seconds | within 60 s |")
@@ -29,7 +30,7 @@ def main() -> list[dict]:
         print(
             f"| {row['notebook']} | {row['seconds']:.1f} | {'yes' if row['seconds'] <= EACH_BUDGET_S else 'NO'} |"
         )
-    course = [r["seconds"] for r in rows if not r["notebook"].startswith("exercises")]
+    course = [r["seconds"] for r in rows if "exercises/" not in r["notebook"]]
     print(
         f"\ncourse notebooks total: {sum(course):.0f} s (budget {TOTAL_BUDGET_S} s); "
         f"with exercises: {sum(r['seconds'] for r in rows):.0f} s"

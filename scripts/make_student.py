@@ -1,41 +1,40 @@
-"""Write the student copies of the exercises: solutions cleared, hidden tests removed.
+"""Make the learners' exercises from the teacher's: solutions cleared, hidden tests removed.
 
-    python scripts/make_student.py [--source notebooks/exercises] [--dest student] [--force]
-    make student            (make student FORCE=1 to overwrite copies a student has changed)
+    python scripts/make_student.py            # teacher/exercises/ex*.ipynb -> notebooks/exercises/ex*.ipynb
+    python scripts/make_student.py --check    # exit 1 if notebooks/exercises/ is not what this would write
+    make student
 
-Each master notebook in notebooks/exercises/ goes through nbgrader's own preprocessors, run by nbconvert in
-the order ``nbgrader generate_assignment`` uses: lock the test cells, replace the code between
-``### BEGIN SOLUTION`` and ``### END SOLUTION`` by ``raise NotImplementedError()`` (and written answers by
-"YOUR ANSWER HERE"), clear the outputs, delete the code between ``### BEGIN HIDDEN TESTS`` and
-``### END HIDDEN TESTS``, and record nbgrader's cell checksums. So a student copy is what nbgrader itself
-would hand out.
+The teacher's versions (``teacher/exercises/``, solutions in place) are the only ones anybody edits. The
+learners' versions in ``notebooks/exercises/`` are generated from them and committed, so every way a
+learner reaches the course (``make lab``, a plain ``jupyter lab``, the static site, Binder, a JupyterHub
+pull, a README link) shows exercises without answers. tests/test_student.py fails when the committed
+learners' versions differ from what this script makes.
 
-Nobody loses their work: the script records the SHA-256 of every file it writes in ``<dest>/.generated.json``.
-Before writing anything it compares each existing copy with that record; if a copy differs (a student has
-worked in it) or was not written by this script, it lists those files, writes nothing, and exits with
-status 1. ``--force`` overwrites them, after saving each one to ``<dest>/.backup/``.
+Each teacher's notebook goes through nbgrader's own preprocessors, run by nbconvert in the order
+``nbgrader generate_assignment`` uses: lock the test cells, replace the code between ``### BEGIN SOLUTION``
+and ``### END SOLUTION`` by the stub below (and written answers by "YOUR ANSWER HERE"), clear the outputs,
+delete the code between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``, and record nbgrader's cell
+checksums. So a learner's version is what nbgrader itself would hand out.
 
-nbgrader is the optional "teach" extra: ``pip install -e ".[teach]"``.
+Learners never work in notebooks/ itself but in their own copies (``bnlib.workspace``), so rewriting
+notebooks/exercises/ never touches anyone's work. nbgrader is the optional "teach" extra:
+``pip install -e ".[teach]"``.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import hashlib
-import json
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SOURCE = ROOT / "notebooks" / "exercises"
-DEFAULT_DEST = ROOT / "student"
-MANIFEST_NAME = ".generated.json"
-BACKUP_DIR_NAME = ".backup"
-FORCE_HINT = "make student FORCE=1  (or: python scripts/make_student.py --force)"
+TEACHER_EXERCISES = ROOT / "teacher" / "exercises"
+LEARNER_EXERCISES = ROOT / "notebooks" / "exercises"
+EXERCISE_PATTERN = "ex*.ipynb"
+# What a learner sees where the teacher's solution was: the marker the exercises' instructions name.
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
 
 class StudentCopyError(Exception):
@@ -59,46 +58,38 @@ def _student_preprocessors():
             'pip install -e ".[teach]"  (inside the project\'s virtualenv).'
         ) from None
     return [
-        LockCells,
-        ClearSolutions,
-        ClearOutput,
-        CheckCellMetadata,
-        ClearHiddenTests,
-        ComputeChecksums,
-        CheckCellMetadata,
+        LockCells(),
+        ClearSolutions(code_stub={"python": CODE_STUB}),
+        ClearOutput(),
+        CheckCellMetadata(),
+        ClearHiddenTests(),
+        ComputeChecksums(),
+        CheckCellMetadata(),
     ]
 
 
 def student_version(master: Path) -> str:
-    """The student copy of one master notebook, as the text of an .ipynb file."""
+    """The learner's version of one teacher's notebook, as the text of an .ipynb file."""
     from nbconvert.exporters import NotebookExporter
 
     exporter = NotebookExporter()
     for preprocessor in _student_preprocessors():
-        exporter.register_preprocessor(preprocessor(), enabled=True)
+        exporter.register_preprocessor(preprocessor, enabled=True)
     try:
         body, _ = exporter.from_filename(str(master))
     except RuntimeError as error:  # nbgrader's message for unbalanced or misplaced BEGIN/END markers
-        raise StudentCopyError(f"{master.name}: {error}; fix the markers in the master notebook.") from None
+        raise StudentCopyError(
+            f"{master.name}: {error}; fix the markers in the teacher's notebook."
+        ) from None
     return body
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def read_manifest(dest: Path) -> dict[str, str]:
-    """File name -> SHA-256 of what this script last wrote there (empty when nothing was written yet)."""
-    path = dest / MANIFEST_NAME
-    if not path.exists():
-        return {}
-    try:
-        return dict(json.loads(path.read_text(encoding="utf-8"))["files"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise StudentCopyError(
-            f"{path} is unreadable ({error}), so modified copies cannot be told apart from generated ones; "
-            f"check the folder by hand, then delete that file and rerun with {FORCE_HINT}."
-        ) from None
+def student_versions(source: Path = TEACHER_EXERCISES) -> dict[str, bytes]:
+    """File name -> learner's version, for every exercise ``ex*.ipynb`` in ``source``."""
+    masters = sorted(source.glob(EXERCISE_PATTERN))
+    if not masters:
+        raise StudentCopyError(f"no exercises ({EXERCISE_PATTERN}) in {source}.")
+    return {master.name: student_version(master).encode("utf-8") for master in masters}
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -109,81 +100,73 @@ def _write_atomically(path: Path, data: bytes) -> None:
             file.write(data)
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes the file private; a copy is for everyone to read
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes the file private; a course file is for everyone
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
 
 
-def modified_copies(dest: Path, names: list[str], manifest: dict[str, str]) -> list[str]:
-    """Names of existing copies that differ from what this script recorded writing (or were never written)."""
-    modified = []
-    for name in names:
-        path = dest / name
-        if path.exists() and manifest.get(name) != sha256(path.read_bytes()):
-            modified.append(name)
-    return modified
+def differences(source: Path = TEACHER_EXERCISES, dest: Path = LEARNER_EXERCISES) -> list[str]:
+    """What in ``dest`` is not exactly what make_student would write: stale, missing or extra exercises."""
+    versions = student_versions(source)
+    problems = [
+        f"{dest / name} is missing" if not (dest / name).exists() else f"{dest / name} is out of date"
+        for name, data in versions.items()
+        if not (dest / name).exists() or (dest / name).read_bytes() != data
+    ]
+    problems += [
+        f"{path} has no teacher's version in {source}"
+        for path in sorted(dest.glob(EXERCISE_PATTERN))
+        if path.name not in versions
+    ]
+    return problems
 
 
-def make_student(source: Path = DEFAULT_SOURCE, dest: Path = DEFAULT_DEST, force: bool = False) -> list[Path]:
-    """Write the student copy of every master notebook in ``source`` into ``dest``; return the paths written.
+def make_student(source: Path = TEACHER_EXERCISES, dest: Path = LEARNER_EXERCISES) -> list[Path]:
+    """Write the learner's version of every exercise in ``source`` into ``dest``; return the paths written.
 
-    Raises StudentCopyError, writing nothing, when a copy in ``dest`` was changed since it was written and
-    ``force`` is False.
+    An exercise in ``dest`` without a teacher's version is reported, never deleted: it may be someone's.
+    Raises StudentCopyError, writing nothing, when a teacher's notebook cannot be converted.
     """
-    masters = sorted(source.glob("*.ipynb"))
-    if not masters:
-        raise StudentCopyError(f"no master notebooks (*.ipynb) in {source}.")
-    versions = {master.name: student_version(master).encode("utf-8") for master in masters}
-
-    manifest = read_manifest(dest)
-    modified = modified_copies(dest, list(versions), manifest)
-    if modified and not force:
-        listed = "\n".join(f"  {dest / name}" for name in modified)
-        raise StudentCopyError(
-            f"refusing to overwrite {len(modified)} student cop{'y' if len(modified) == 1 else 'ies'} that "
-            f"changed since generated (someone's work may be in {'it' if len(modified) == 1 else 'them'}):\n"
-            f"{listed}\n"
-            f"Nothing was written. Collect or move that work first, or overwrite with\n  {FORCE_HINT}\n"
-            f"which saves each changed file to {dest / BACKUP_DIR_NAME}/ before overwriting it."
-        )
-
+    versions = student_versions(source)  # all converted before anything is written
     dest.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    for name in modified:  # only reached with force
-        backup = dest / BACKUP_DIR_NAME / f"{Path(name).stem}.{stamp}.ipynb"
-        backup.parent.mkdir(exist_ok=True)
-        shutil.copy2(dest / name, backup)
-        print(f"saved the changed {name} to {backup}")
-
     written = []
     for name, data in versions.items():
-        _write_atomically(dest / name, data)
-        manifest[name] = sha256(data)
-        written.append(dest / name)
-    manifest_text = json.dumps(
-        {"generated_by": "scripts/make_student.py", "files": manifest}, indent=1, sort_keys=True
-    )
-    _write_atomically(dest / MANIFEST_NAME, (manifest_text + "\n").encode("utf-8"))
+        target = dest / name
+        if not target.exists() or target.read_bytes() != data:
+            _write_atomically(target, data)
+            written.append(target)
+    for path in sorted(dest.glob(EXERCISE_PATTERN)):
+        if path.name not in versions:
+            print(f"note: {path} has no teacher's version in {source}; left as it is", file=sys.stderr)
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="folder of master notebooks")
-    parser.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="folder for the student copies")
+    parser.add_argument("--source", type=Path, default=TEACHER_EXERCISES, help="the teacher's exercises")
+    parser.add_argument("--dest", type=Path, default=LEARNER_EXERCISES, help="folder for the learners'")
     parser.add_argument(
-        "--force", action="store_true", help="overwrite copies a student changed (backed up first)"
+        "--check", action="store_true", help="write nothing; exit 1 if the learners' versions are not current"
     )
     args = parser.parse_args(argv)
     try:
-        written = make_student(args.source, args.dest, force=args.force)
+        if args.check:
+            problems = differences(args.source, args.dest)
+            for problem in problems:
+                print(f"make_student: {problem}", file=sys.stderr)
+            if problems:
+                print("make_student: run `make student` and commit the result.", file=sys.stderr)
+            return 1 if problems else 0
+        written = make_student(args.source, args.dest)
     except StudentCopyError as error:
         print(f"make_student: {error}", file=sys.stderr)
         return 1
     for path in written:
         print(f"wrote {path}")
+    if not written:
+        print(f"{args.dest} is up to date")
     return 0
 
 

@@ -5,12 +5,12 @@ only on a gross regression, with margin for a slower machine.
 """
 
 import pytest
-from notebook_runner import all_notebooks, execute
-from paths import NOTEBOOKS
+from notebook_runner import execute
+from paths import NOTEBOOKS, ROOT, runnable_notebooks
 
 GROSS_REGRESSION_SECONDS = 150
 
-NOTEBOOK_PATHS = all_notebooks(NOTEBOOKS)
+NOTEBOOK_PATHS = runnable_notebooks()
 
 
 def test_the_course_has_notebooks():
@@ -18,7 +18,7 @@ def test_the_course_has_notebooks():
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=lambda p: str(p.relative_to(NOTEBOOKS)))
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_notebook_runs_and_is_deterministic(path):
     first = execute(path)
     assert not first.errors(), first.errors()
@@ -29,7 +29,7 @@ def test_notebook_runs_and_is_deterministic(path):
         assert text_a == text_b, f"{path.name}, cell {cell} printed different text on a second run"
 
 
-@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=lambda p: str(p.relative_to(NOTEBOOKS)))
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_notebook_is_stored_clean(path):
     import nbformat
 

@@ -1,17 +1,17 @@
-"""Student copies: solutions and hidden tests gone, checks fail with feedback, and nobody's work is overwritten.
+"""No answers on any learner path: the learners' exercises are exactly what scripts/make_student.py makes from
+the teacher's, with no solution or hidden test left, and each check fails with feedback until solved.
 
-Needs nbgrader, the optional teach extra (pip install -e ".[teach]"); without it these tests skip, except
-the one that checks the script's message for a missing nbgrader.
+Every exercise found is covered (``ex*.ipynb`` in teacher/exercises/), not a fixed list. The generator needs
+nbgrader, the optional teach extra (pip install -e ".[teach]"); without it the tests that run it skip.
 """
 
 import importlib.util
-import json
 import re
 import sys
 
 import nbformat
 import pytest
-from paths import NOTEBOOKS, ROOT
+from paths import LEARNER_EXERCISES, NOTEBOOKS, ROOT, TEACHER_EXERCISES
 
 HAS_NBGRADER = importlib.util.find_spec("nbgrader") is not None
 needs_nbgrader = pytest.mark.skipif(
@@ -22,16 +22,15 @@ needs_nbgrader = pytest.mark.skipif(
 sys.path.insert(0, str(ROOT / "scripts"))
 import make_student  # noqa: E402
 
-MASTERS = sorted((NOTEBOOKS / "exercises").glob("*.ipynb"))
+MASTERS = sorted(TEACHER_EXERCISES.glob(make_student.EXERCISE_PATTERN))
+# Text that exists only in a teacher's version: nbgrader's markers around solutions and hidden tests.
+TEACHER_ONLY_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 
-@pytest.fixture(scope="module")
-def student_dir(tmp_path_factory):
-    if not HAS_NBGRADER:
-        pytest.skip('nbgrader is not installed: it is the optional teach extra, pip install -e ".[teach]"')
-    dest = tmp_path_factory.mktemp("student")
-    make_student.make_student(dest=dest)
-    return dest
+def learner_notebooks():
+    """Every notebook a learner can reach: all of notebooks/ (make lab, Binder, the site and the README
+    serve it or copies of it)."""
+    return sorted(p for p in NOTEBOOKS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
 def graded_cells(notebook):
@@ -40,114 +39,137 @@ def graded_cells(notebook):
     ]
 
 
-def test_every_master_is_in_nbgrader_format():
-    assert len(MASTERS) >= 4
-    for path in MASTERS:
-        notebook = nbformat.read(path, as_version=4)
-        ids = [c.metadata["nbgrader"]["grade_id"] for c in notebook.cells if "nbgrader" in c.metadata]
-        assert len(ids) == len(set(ids)), f"{path.name}: grade_ids must be unique"
-        for cell in notebook.cells:
-            meta = cell.metadata.get("nbgrader")
-            if "### BEGIN SOLUTION" in cell.source:
-                assert meta and meta["solution"] and not meta["locked"] and meta["schema_version"] == 3, (
-                    path.name
-                )
-            if "### BEGIN HIDDEN TESTS" in cell.source:
-                assert meta and meta["grade"] and meta["locked"] and meta["points"] > 0, path.name
-        assert graded_cells(notebook), f"{path.name} has no autograded test cell"
+def lines_outside_answers(master_cell) -> set[str]:
+    """The stripped lines of a teacher's cell outside BEGIN…END SOLUTION and BEGIN…END HIDDEN TESTS."""
+    outside = re.sub(
+        r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END \1", "", master_cell.source, flags=re.DOTALL
+    )
+    return {line.strip() for line in outside.splitlines()}
+
+
+def test_the_project_has_teachers_and_learners_exercises():
+    assert len(MASTERS) >= 4, f"expected the teacher's exercises in {TEACHER_EXERCISES}"
+    learners = sorted(p.name for p in LEARNER_EXERCISES.glob(make_student.EXERCISE_PATTERN))
+    assert learners == [m.name for m in MASTERS], "every exercise needs its learner's version: make student"
+
+
+@pytest.mark.parametrize("path", learner_notebooks(), ids=lambda p: p.relative_to(NOTEBOOKS).as_posix())
+def test_no_solution_or_hidden_test_on_a_learner_path(path):
+    notebook = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(notebook.cells):
+        found = [marker for marker in TEACHER_ONLY_MARKERS if marker in cell.source]
+        assert not found, f"{path.name} cell {index} holds {found}: a teacher's version is on a learner path"
+    master = TEACHER_EXERCISES / path.name
+    if path.parent != LEARNER_EXERCISES or not master.exists():
+        return
+    learner_cells = {
+        c.metadata["nbgrader"]["grade_id"]: c for c in notebook.cells if "nbgrader" in c.metadata
+    }
+    for cell in nbformat.read(master, as_version=4).cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id is None:
+            continue
+        assert grade_id in learner_cells, f"{path.name}: the cell {grade_id} is missing"
+        # Every line of the learner's cell is one the teacher's shows outside its answers, or the stub.
+        allowed = lines_outside_answers(cell) | {line.strip() for line in make_student.CODE_STUB.splitlines()}
+        allowed.add("YOUR ANSWER HERE")  # nbgrader's stub for a written answer
+        leaked = [line for line in learner_cells[grade_id].source.splitlines() if line.strip() not in allowed]
+        assert not leaked, f"{path.name} {grade_id}: lines of the solution or hidden tests: {leaked}"
+        if "### BEGIN SOLUTION" in cell.source and cell.cell_type == "code":
+            assert make_student.CODE_STUB.splitlines()[0] in learner_cells[grade_id].source, (
+                f"{path.name} {grade_id}: no clearly marked place to write in"
+            )
 
 
 @needs_nbgrader
-def test_student_copies_have_no_solutions_no_hidden_tests_no_outputs(student_dir):
-    for master in MASTERS:
-        copy = nbformat.read(student_dir / master.name, as_version=4)
-        text = "\n".join(cell.source for cell in copy.cells)
-        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, master.name
-        assert "raise NotImplementedError()" in text, master.name
-        assert all(not c.get("outputs") for c in copy.cells if c.cell_type == "code")
-        copy_cells = {c.metadata["nbgrader"]["grade_id"]: c for c in copy.cells if "nbgrader" in c.metadata}
-        for cell in nbformat.read(master, as_version=4).cells:
-            if "### BEGIN SOLUTION" not in cell.source:
-                continue
-            # Every line of the copy's cell is either outside the master's solution region or the stub.
-            outside = re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "", cell.source, flags=re.DOTALL)
-            allowed = {line.strip() for line in outside.splitlines()}
-            allowed |= {"# YOUR CODE HERE", "raise NotImplementedError()"}
-            grade_id = cell.metadata["nbgrader"]["grade_id"]
-            leaked = [
-                line for line in copy_cells[grade_id].source.splitlines() if line.strip() not in allowed
-            ]
-            assert not leaked, f"{master.name} {grade_id}: solution lines in the student copy: {leaked}"
+def test_committed_learners_exercises_are_what_the_generator_makes():
+    problems = make_student.differences()
+    assert not problems, "\n".join(problems) + "\nrun `make student` and commit notebooks/exercises/"
+
+
+@pytest.mark.parametrize("master", MASTERS, ids=lambda p: p.stem)
+def test_every_exercise_is_in_nbgrader_format_and_states_its_time_and_key(master):
+    notebook = nbformat.read(master, as_version=4)
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in notebook.cells if "nbgrader" in c.metadata]
+    assert len(ids) == len(set(ids)), f"{master.name}: grade_ids must be unique"
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader")
+        if "### BEGIN SOLUTION" in cell.source:
+            assert meta and meta["solution"] and not meta["locked"] and meta["schema_version"] == 3, (
+                master.name
+            )
+        if "### BEGIN HIDDEN TESTS" in cell.source:
+            assert meta and meta["grade"] and meta["locked"] and meta["points"] > 0, master.name
+    assert graded_cells(notebook), f"{master.name} has no autograded test cell"
+    introduction = "\n".join(c.source for c in notebook.cells[:3] if c.cell_type == "markdown")
+    assert re.search(r"\*\*Time:\*\* about \d+ minutes", introduction), (
+        f"{master.name}: say how long it takes"
+    )
+    assert f"teacher/exercises/{master.name}" in introduction and "make answer-key" in introduction, (
+        f"{master.name}: say where teachers find the worked solutions"
+    )
 
 
 @needs_nbgrader
 @pytest.mark.notebook
-@pytest.mark.parametrize("name", [m.name for m in MASTERS])
-def test_unfilled_student_copy_fails_its_checks_with_feedback(student_dir, name):
-    """Run the copy as a student would before writing anything: each graded cell must fail with feedback."""
+@pytest.mark.parametrize("master", MASTERS, ids=lambda p: p.stem)
+def test_unsolved_learners_exercise_fails_its_checks_with_feedback(master):
+    """Run the learner's version before anything is written: each graded cell must fail with feedback.
+
+    Runs what make_student makes from the teacher's version (the test above checks it is what is committed)."""
     from nbclient import NotebookClient
 
-    notebook = nbformat.read(student_dir / name, as_version=4)
+    notebook = nbformat.reads(make_student.student_version(master), as_version=4)
     NotebookClient(
         notebook,
         timeout=120,
         kernel_name="python3",
         allow_errors=True,
-        resources={"metadata": {"path": str(student_dir)}},
+        resources={"metadata": {"path": str(LEARNER_EXERCISES)}},
     ).execute()
     for cell in graded_cells(notebook):
         errors = [o for o in cell.outputs if o.output_type == "error"]
         grade_id = cell.metadata["nbgrader"]["grade_id"]
-        assert errors, f"{name} {grade_id}: an unfilled exercise passed its test cell"
+        assert errors, f"{master.name} {grade_id}: an unsolved exercise passed its test cell"
         (error,) = errors
-        assert error.ename == "CheckFailed", f"{name} {grade_id}: crashed with {error.ename}: {error.evalue}"
+        assert error.ename == "CheckFailed", (
+            f"{master.name} {grade_id}: crashed with {error.ename}: {error.evalue}"
+        )
         assert "NotImplementedError" in error.evalue and "Hint:" in error.evalue, error.evalue
 
 
 @needs_nbgrader
-def test_refuses_to_overwrite_a_modified_copy_and_force_backs_it_up(tmp_path, capsys):
-    dest = tmp_path / "student"
-    make_student.make_student(dest=dest)
-    assert make_student.make_student(dest=dest)  # unchanged copies are regenerated without complaint
+def test_generator_writes_only_what_changed_and_check_mode_reports_drift(tmp_path, capsys):
+    dest = tmp_path / "exercises"
+    assert len(make_student.make_student(dest=dest)) == len(MASTERS)
+    assert make_student.make_student(dest=dest) == []  # nothing changed, nothing rewritten
+    assert make_student.main(["--dest", str(dest), "--check"]) == 0
 
-    worked_on = dest / MASTERS[0].name
-    work = worked_on.read_text(encoding="utf-8").replace(
-        "raise NotImplementedError()", "return 42  # my answer"
-    )
-    worked_on.write_text(work, encoding="utf-8")
-    stranger = dest / MASTERS[1].name
-    stranger_work = "a file this script never wrote"
-    stranger.write_text(stranger_work, encoding="utf-8")
-    (dest / make_student.MANIFEST_NAME).write_text(
-        json.dumps(
-            {"files": {k: v for k, v in make_student.read_manifest(dest).items() if k != MASTERS[1].name}}
-        )
-    )
-    before = {path.name: path.read_bytes() for path in dest.iterdir() if path.is_file()}
-
-    assert make_student.main(["--dest", str(dest)]) == 1
+    stale = dest / MASTERS[0].name
+    stale.write_text(stale.read_text().replace("# YOUR CODE HERE", "# an old stub"))
+    (dest / "ex99_someones_own.ipynb").write_text("{}")
+    assert make_student.main(["--dest", str(dest), "--check"]) == 1
     message = capsys.readouterr().err
-    assert str(worked_on) in message and str(stranger) in message and "FORCE=1" in message
-    assert "Nothing was written" in message
-    assert {path.name: path.read_bytes() for path in dest.iterdir() if path.is_file()} == before
-
-    assert make_student.main(["--dest", str(dest), "--force"]) == 0
-    assert "my answer" not in worked_on.read_text(encoding="utf-8")
-    backups = sorted((dest / make_student.BACKUP_DIR_NAME).iterdir())
-    assert {b.read_text(encoding="utf-8") for b in backups} == {work, stranger_work}
-    assert make_student.main(["--dest", str(dest)]) == 0  # and the record is up to date again
+    assert (
+        f"{stale} is out of date" in message and "ex99_someones_own.ipynb has no teacher's version" in message
+    )
+    assert make_student.main(["--dest", str(dest)]) == 0
+    assert make_student.differences(dest=dest) == [
+        f"{dest / 'ex99_someones_own.ipynb'} has no teacher's version in {TEACHER_EXERCISES}"
+    ]
+    assert (dest / "ex99_someones_own.ipynb").read_text() == "{}"  # reported, never deleted
 
 
 def test_missing_nbgrader_is_a_clear_message(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "nbgrader.preprocessors", None)  # makes the import fail
-    assert make_student.main(["--dest", str(tmp_path / "student")]) == 1
+    assert make_student.main(["--dest", str(tmp_path / "exercises")]) == 1
     assert 'pip install -e ".[teach]"' in capsys.readouterr().err
-    assert not (tmp_path / "student").exists()
+    assert not (tmp_path / "exercises").exists()
 
 
 @needs_nbgrader
-def test_a_master_with_an_unclosed_solution_is_refused_by_name(tmp_path):
-    source = tmp_path / "masters"
+def test_an_exercise_with_an_unclosed_solution_is_refused_by_name_and_nothing_is_written(tmp_path):
+    source = tmp_path / "teacher"
     source.mkdir()
     notebook = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 1\n")
@@ -160,7 +182,9 @@ def test_a_master_with_an_unclosed_solution_is_refused_by_name(tmp_path):
     }
     notebook.cells = [cell]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, source / "broken.ipynb")
-    with pytest.raises(make_student.StudentCopyError, match="broken.ipynb"):
-        make_student.make_student(source=source, dest=tmp_path / "student")
-    assert not (tmp_path / "student").exists()
+    nbformat.write(notebook, source / "ex9_broken.ipynb")
+    for master in MASTERS[:1]:
+        (source / master.name).write_bytes(master.read_bytes())
+    with pytest.raises(make_student.StudentCopyError, match="ex9_broken.ipynb"):
+        make_student.make_student(source=source, dest=tmp_path / "exercises")
+    assert not (tmp_path / "exercises").exists()
