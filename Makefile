@@ -1,7 +1,8 @@
 # The course in two commands:
 #   make lab    set up .venv (first time: a few minutes) and open JupyterLab on 127.0.0.1 with a token
 #   make test   set up .venv and run the whole test suite
-# Other targets: make bench, make student, make site, make screenshots, make clean.
+#   make reset NB=02_loss_surface_conditioning   a fresh copy of one of your notebooks (the old one is kept)
+# Other targets: make bench, make student, make answer-key, make site, make screenshots, make clean.
 
 PYTHON ?= python3
 VENV := .venv
@@ -26,7 +27,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 LAB_PORT ?= 8888
 LAB_ARGS ?=
 
-.PHONY: lab test lint bench student site screenshots clean venv test-venv
+.PHONY: lab test lint bench student answer-key reset site screenshots clean venv test-venv
 
 # --- environment ---------------------------------------------------------------------------------------
 # Stamps make the setup a quick no-op when nothing changed; editing pyproject.toml refreshes it.
@@ -57,13 +58,14 @@ test-venv: $(VENV)/.test
 # --- the two commands ---------------------------------------------------------------------------------
 lab: venv
 	@mkdir -p $(JUPYTER_RUNTIME_DIR)
+	$(PY) -m bnlib.workspace prepare
 	@token=$$($(PY) -c "import secrets; print(secrets.token_urlsafe(32))"); \
 	echo ""; \
 	echo "  JupyterLab: http://127.0.0.1:$(LAB_PORT)/lab/tree/00_start_here.ipynb?token=$$token"; \
 	echo "  (if port $(LAB_PORT) is busy, JupyterLab picks the next free one and prints its own link below)"; \
 	echo ""; \
 	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
-		--IdentityProvider.token="$$token" --ServerApp.root_dir=notebooks \
+		--IdentityProvider.token="$$token" --ServerApp.root_dir=my-notebooks \
 		$$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_ARGS)
 
 test: test-venv lint
@@ -76,8 +78,17 @@ lint: test-venv
 bench: test-venv
 	$(PY) benchmarks/run_all.py
 
+# The learners' exercises (notebooks/exercises/) from the teacher's (teacher/exercises/); commit the result.
 student: test-venv
-	$(PY) scripts/make_student.py $(if $(FORCE),--force,)
+	$(PY) scripts/make_student.py
+
+# For teachers: the exercises with their solutions, run, as web pages in answer-key/.
+answer-key: test-venv
+	$(PY) scripts/build_site.py --answer-key
+
+# A fresh copy of one notebook in my-notebooks/; the old one is kept in my-notebooks/backups/.
+reset: venv
+	$(PY) -m bnlib.workspace reset "$(NB)"
 
 site: test-venv
 	$(PY) scripts/build_site.py
@@ -85,6 +96,6 @@ site: test-venv
 screenshots: test-venv
 	$(PY) scripts/screenshots.py
 
-# Never removes student/: students' work lives there.
+# Never removes my-notebooks/ or student/: learners' work lives there.
 clean:
-	rm -rf .cache site .pytest_cache .hypothesis .ruff_cache
+	rm -rf .cache site answer-key .pytest_cache .hypothesis .ruff_cache
