@@ -137,8 +137,13 @@ def copy_mathjax(out: Path) -> Path:
 
 
 def needs_a_learner(notebook) -> bool:
-    """True for a learner's exercise: nbgrader solution cells left for the learner to fill in."""
-    return any(cell.metadata.get("nbgrader", {}).get("solution") for cell in notebook.cells)
+    """True for a learner's exercise: an nbgrader solution cell whose solution is not there (the teacher's
+    version keeps it between ### BEGIN SOLUTION and ### END SOLUTION)."""
+    return any(
+        cell.metadata.get("nbgrader", {}).get("solution") and "### BEGIN SOLUTION" not in cell.source
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+    )
 
 
 def title_of(notebook) -> str:

@@ -13,7 +13,7 @@ import threading
 
 import nbformat
 import pytest
-from paths import NOTEBOOKS, ROOT
+from paths import LEARNER_EXERCISES, NOTEBOOKS, ROOT, TEACHER_EXERCISES
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import build_site  # noqa: E402
@@ -118,6 +118,10 @@ def test_a_learners_exercise_is_shown_unsolved_and_not_run(site):
 
 def test_the_site_is_built_from_the_learners_notebooks_and_the_key_from_the_teachers():
     assert build_site.NOTEBOOKS == NOTEBOOKS and build_site.TEACHER == ROOT / "teacher"
+    for learners in sorted(LEARNER_EXERCISES.glob("ex*.ipynb")):
+        teachers = TEACHER_EXERCISES / learners.name
+        assert build_site.needs_a_learner(nbformat.read(learners, as_version=4)), learners.name
+        assert not build_site.needs_a_learner(nbformat.read(teachers, as_version=4)), teachers.name  # runs
     assert "For teachers" in build_site.index_html([], ROOT, answer_key=True)
 
 
