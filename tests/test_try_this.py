@@ -12,6 +12,10 @@ ANSWERS_TAG = "try-this-answers"
 TRY_THIS = re.compile(r"^#{1,6}\s*Try this\b.*$", re.MULTILINE)
 HEADING = re.compile(r"^#{1,6}\s", re.MULTILINE)
 LIST_ITEM = re.compile(r"^(?:[*-]|\d+\.)\s+\S", re.MULTILINE)
+ANSWER_TEMPLATE = (
+    "<details>\n<summary><b>Answers to “Try this”</b> (click to open, once you have tried)</summary>\n\n"
+    "1. …\n2. …\n\n</details>"
+)
 SHORTEST_ANSWER = 60  # characters: an answer says why, not just "yes"
 
 
@@ -41,7 +45,8 @@ def answer_problems(notebook) -> list[str]:
         following = notebook.cells[index + 1] if index + 1 < len(notebook.cells) else None
         if following is None or ANSWERS_TAG not in following.metadata.get("tags", []):
             problems.append(
-                f"cell {index}: no answer cell (a markdown cell tagged {ANSWERS_TAG!r}) right after it"
+                f"cell {index}: no answer cell right after it; insert a markdown cell tagged {ANSWERS_TAG!r} "
+                f"holding {ANSWER_TEMPLATE!r}, one numbered answer per prompt"
             )
             continue
         source = following.source.strip()
