@@ -46,6 +46,12 @@ MATHJAX_FOLDER = "mathjax"
 # MathJax 2's combined configuration that jupyter_server_mathjax ships (TeX in, HTML-CSS out), plus the
 # "Safe" extension nbconvert uses by default: no links or styles from the TeX itself.
 MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
+# jupyter_server_mathjax ships only the STIX-Web fonts: use them, never the fonts installed on the reader's
+# machine (which misplace accents) nor MathJax's default TeX web fonts (not shipped: each would be a 404).
+MATHJAX_FONTS = (
+    'MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], preferredFont: null, webFont: "STIX-Web", '
+    "imageFont: null}});"
+)
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PNG = "image/png"
 LIVE_ONLY_NOTE = (
@@ -107,6 +113,10 @@ def _finish_page(page_html: str) -> str:
     for script in soup.select("script[src]"):
         if _is_web_address(script["src"]):
             script.decompose()
+        elif "MathJax.js" in script["src"]:
+            fonts = soup.new_tag("script", type="text/x-mathjax-config")
+            fonts.string = MATHJAX_FONTS
+            script.insert_before(fonts)
     return str(soup)
 
 

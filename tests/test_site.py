@@ -176,6 +176,8 @@ def test_offline_the_math_is_typeset_and_no_request_leaves_the_machine(site):
                 route.abort()
 
         browser.route("**/*", only_local)
+        missing = []  # files the page asked the site for and did not get (a font MathJax does not ship, say)
+        browser.on("response", lambda response: response.status >= 400 and missing.append(response.url))
         page = browser.new_page()
         page.goto(f"{origin}/{pages[0].html.relative_to(out).as_posix()}")
         try:
@@ -197,6 +199,7 @@ def test_offline_the_math_is_typeset_and_no_request_leaves_the_machine(site):
         )
     assert left_the_machine == [], f"requests that left the machine: {left_the_machine}"
     assert mathjax_ready and any("/mathjax/" in url for url in served), "MathJax did not load from the site"
+    assert missing == [], f"the site lacks files its pages load: {missing}"
     assert typeset >= 2, f"expected the inline and the display formula typeset, found {typeset}"
     raw = re.findall(r"\$|\\[A-Za-z]+", shown)
     assert not raw, f"raw TeX on the page: {raw}: {shown!r}"
