@@ -166,6 +166,11 @@ class Panel:
     def render(self, **values) -> dict[str, str] | None:
         raise NotImplementedError
 
+    def new_figure(self):
+        """The panel's figure: the ipympl canvas under ``%matplotlib widget``, else a plain Agg figure. A panel
+        that draws in the browser itself overrides this to keep a plain Agg figure for its static picture."""
+        return _new_figure(self.figsize)
+
     # ----- what every panel gets ----------------------------------------------------------------
     def __init__(self, **values):
         import ipywidgets as widgets
@@ -186,7 +191,7 @@ class Panel:
         self.last_update_seconds = float("nan")
         self._holding = False
 
-        self.fig = _new_figure(self.figsize)
+        self.fig = self.new_figure()
         self.setup(self.fig)
         self._message_text = self.fig.text(
             0.5,

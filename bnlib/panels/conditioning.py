@@ -23,6 +23,7 @@ GRID = 144  # samples per side of the loss image: about one per two screen pixel
 # cheapest to repaint on every update) looks as smooth as a bilinear coarse grid
 RTOL = 1e-6  # "converged": the excess loss has shrunk a million-fold
 MAX_STEPS = 100_000
+EDGE_TOLERANCE = 1e-9  # a convergence rate within this of 1 counts as on the stability edge
 PANEL_TRANSFORMS = ["raw", "centered", "min–max", "standardized", "whitened (ZCA)"]
 # What one unit of each weight means, per transform (kg per ...).
 WEIGHT_UNIT = {
@@ -118,6 +119,40 @@ def unit_and_offset_controls(**slider_options) -> dict:
     }
 
 
+def loss_surface_numbers(loss: QuadraticLoss, lr_ratio: float, momentum: float, steps: int) -> dict:
+    """What η/η_max, momentum β and the step count change on one bowl, from w = 0, and the readouts.
+
+    Returns {"lr", "path": Trajectory, "curve": (steps + 1,) excess losses, "message": "" or why the run
+    does not converge, "readouts": {label: text}}. The browser computes the same numbers and texts with
+    surfaceNumbers in loss_surface.js (tests/browser/test_loss_surface_browser.py compares them).
+    """
+    w0 = np.zeros(2)
+    lr = lr_ratio * loss.max_stable_lr
+    path = gradient_descent(loss, w0, lr, steps, momentum)
+    curve = excess_loss_curve(loss, w0, lr, steps, momentum)
+    numbers = {"lr": lr, "path": path, "curve": curve, "message": "", "readouts": {}}
+    edge_ratio = 1.0 + momentum  # heavy ball is stable up to 2(1 + β)/λ_max
+    # On the edge itself (η/η_max = 1 + β, a slider position) the rate is 1 up to rounding, which numpy and
+    # the browser may round either way: both call it "at the edge".
+    if loss.convergence_rate(lr, momentum) >= 1.0 - EDGE_TOLERANCE:
+        numbers["message"] = (
+            f"η = {lr_ratio:.2f}·η_max is at or past the stability edge 2(1+β)/λ_max = {edge_ratio:.2f}·η_max: "
+            "every step overshoots the steep direction by at least as much as it corrects, and the path never "
+            "settles. Lower η / η_max."
+        )
+        return numbers
+    steps_needed = steps_to_converge(loss, w0, lr, momentum=momentum, rtol=RTOL, max_steps=MAX_STEPS)
+    numbers["readouts"] = {
+        "condition number κ = λ_max/λ_min": f"{loss.condition_number:,.4g}",
+        "largest stable η: η_max = 2/λ_max": f"{loss.max_stable_lr:.3g}",
+        "η used": f"{lr:.3g}  (= {lr_ratio:.2f}·η_max)",
+        "best η for plain GD": f"{loss.optimal_lr / loss.max_stable_lr:.3f}·η_max = 2/(λ_min+λ_max)",
+        "steps until L − L* shrinks 10⁶×": format_steps(steps_needed),
+        f"L − L* after {steps} steps": f"{curve[-1]:.3g} kg²",
+    }
+    return numbers
+
+
 class LossSurfacePanel(Panel):
     """Contours of the MSE over (w_height, w_age), the gradient-descent path on them, and κ, live.
 
@@ -126,10 +161,68 @@ class LossSurfacePanel(Panel):
     minimizer w* (star). Right: the excess loss per step, relative to the start's, on a log scale.
     The learning rate is set as a fraction of the stability edge η_max = 2/λ_max, so a setting of the
     slider keeps its meaning when the other controls reshape the bowl.
+
+    Drawn in the browser (:class:`bnlib.panels.loss_surface.LossSurfaceWidget`): η, β and the steps redraw
+    at the display's frame rate without the kernel; the kernel sends the bowl when a unit, offset,
+    correlation or transform changes, and learns every value when a slider is released. The matplotlib
+    figure here is the same picture for where no browser runs (the PNG of a static page, ``panel.png()``)
+    and for ``panel.drawn()``; it is drawn when the kernel itself changes a value (``panel.set``) or when a
+    picture is asked for, not on every move in the browser.
+
+    text_scale: the size of the widget's text, 1 on a laptop; 1.4 or so for a projector.
     """
 
     title = "The loss over the weights, and gradient descent on it"
     figsize = (8.2, 4.0)
+    # Computed in the browser without the kernel, on every frame of a drag.
+    drawn_in_browser = ("lr_ratio", "momentum", "steps")
+
+    def __init__(self, *, text_scale: float = 1.0, **values):
+        from bnlib.panels.loss_surface import LossSurfaceWidget, colormap_bytes, control_description
+
+        self._front = LossSurfaceWidget(title=self.title, text_scale=float(text_scale))
+        self._browser_driving = False  # True while applying values that came from the browser
+        super().__init__(**values)
+        self._front.controls = [control_description(n, w) for n, w in self.control_widgets.items()]
+        self._front.values = self.values
+        self._front.drawn_here = list(self.drawn_in_browser)
+        self._front.colormap = colormap_bytes(self.image.get_cmap().name)
+        for name, widget in self.control_widgets.items():
+            widget.observe(lambda change, name=name: self._tell_browser(name, change.new), names="value")
+        self._front.observe(self._values_from_browser, names="values")
+
+    def new_figure(self):
+        # A plain Agg figure even under %matplotlib widget: the browser draws the live picture.
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=self.figsize)
+        FigureCanvasAgg(fig)
+        return fig
+
+    def widget(self):
+        """The panel as the learner sees it: native controls, readouts and a canvas, drawn in the browser."""
+        return self._front
+
+    def _tell_browser(self, name, value):
+        if self._front.values.get(name) != value:
+            self._front.values = {**self._front.values, name: value}
+
+    def _values_from_browser(self, change):
+        moved = {name: value for name, value in change.new.items() if self.control_widgets[name].value != value}
+        if not moved:
+            return
+        self._browser_driving = True
+        try:
+            self.set(**moved)
+        finally:
+            self._browser_driving = False
+
+    def _redraw(self):
+        # The browser has drawn this change already; the kernel's figure is brought up to date when a picture
+        # is asked for (png() renders in full) or when the kernel itself changes a value.
+        if not self._browser_driving:
+            super()._redraw()
 
     def controls(self):
         slider = dict(continuous_update=True, style={"description_width": "110px"})
@@ -200,12 +293,22 @@ class LossSurfacePanel(Panel):
         steps,
     ):
         setting = (transform, height_unit, age_unit, height_offset_cm, age_offset_years, correlation)
-        data, loss, start_excess, contours = _bowl(*setting)
+        try:
+            data, loss, start_excess, contours = _bowl(*setting)
+        except Exception as problem:
+            self._front.bowl = {"key": repr(setting), "problem": f"Cannot draw this setting: {problem}"}
+            raise
         w0 = np.zeros(2)
         # The view holds still while η, β and the steps move, and while the bowl's minimizer stays well
         # inside it: then an update only repaints the data over the cached axes.
         view = _keep_square_view(self.ax, np.array([w0, loss.minimizer]))
+        units = data.feature_units
+        label = WEIGHT_UNIT[transform]
+        self.ax.set_xlabel(f"w_height ({label.format(unit=UNIT_SINGULAR[units[0]])})")
+        self.ax.set_ylabel(f"w_age ({label.format(unit=UNIT_SINGULAR[units[1]])})")
         if self._image_key != (setting, view):
+            from bnlib.panels.loss_surface import bowl_message
+
             x0, x1, y0, y1 = view
             w1, w2 = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))
             field = loss.loss_grid(w1, w2, excess=True) / start_excess
@@ -217,40 +320,19 @@ class LossSurfacePanel(Panel):
             self.start.set_data([w0[0]], [w0[1]])
             self.optimum.set_data([loss.minimizer[0]], [loss.minimizer[1]])
             self._image_key = (setting, view)
-        units = data.feature_units
-        label = WEIGHT_UNIT[transform]
-        self.ax.set_xlabel(f"w_height ({label.format(unit=UNIT_SINGULAR[units[0]])})")
-        self.ax.set_ylabel(f"w_age ({label.format(unit=UNIT_SINGULAR[units[1]])})")
+            self._front.bowl = bowl_message(loss, view, self.ax.get_xlabel(), self.ax.get_ylabel(), setting)
 
-        lr = lr_ratio * loss.max_stable_lr
-        path = gradient_descent(loss, w0, lr, steps, momentum)
-        self.path.set_data(*path.weights.T)
-        curve = excess_loss_curve(loss, w0, lr, steps, momentum) / start_excess
+        numbers = loss_surface_numbers(loss, lr_ratio, momentum, steps)
+        self.path.set_data(*numbers["path"].weights.T)
         # log10 of a diverging run's inf is clipped far above the plot: drawable, and clearly off the top.
-        shown = np.log10(np.clip(curve, 1e-300, 1e300))
+        shown = np.log10(np.clip(numbers["curve"] / start_excess, 1e-300, 1e300))
         self.curve.set_data(np.arange(len(shown)), shown)
         # Step axis in round lengths (10, 20, 50, …) that change only when the curve outgrows them or
         # fills less than a third of them.
         self.keep_in_view(self.ax_curve, x=[0, _nice_ceiling(steps)], margin=0.0)
-
-        rate = loss.convergence_rate(lr, momentum)
-        edge_ratio = 1.0 + momentum  # heavy ball is stable up to 2(1 + β)/λ_max
-        if rate >= 1.0:
-            raise Unstable(
-                f"η = {lr_ratio:.2f}·η_max is past the stability edge 2(1+β)/λ_max = {edge_ratio:.2f}·η_max: "
-                "every step overshoots the steep direction by more than it corrects, and the path diverges. "
-                "Lower η / η_max."
-            )
-        kappa = loss.condition_number
-        steps_needed = steps_to_converge(loss, w0, lr, momentum=momentum, rtol=RTOL, max_steps=MAX_STEPS)
-        return {
-            "condition number κ = λ_max/λ_min": f"{kappa:,.4g}",
-            "largest stable η: η_max = 2/λ_max": f"{loss.max_stable_lr:.3g}",
-            "η used": f"{lr:.3g}  (= {lr_ratio:.2f}·η_max)",
-            "best η for plain GD": f"{loss.optimal_lr / loss.max_stable_lr:.3f}·η_max = 2/(λ_min+λ_max)",
-            "steps until L − L* shrinks 10⁶×": format_steps(steps_needed),
-            f"L − L* after {steps} steps": f"{curve[-1] * start_excess:.3g} kg²",
-        }
+        if numbers["message"]:
+            raise Unstable(numbers["message"])
+        return numbers["readouts"]
 
 
 def plot_data_vs_loss(data=None, figsize=(9.0, 3.8)):

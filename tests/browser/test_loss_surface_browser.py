@@ -1,0 +1,112 @@
+"""The loss-surface explorer in a real Chromium: its mathematics is bnlib's, to 1e-9.
+
+The front end (bnlib/panels/loss_surface.js) computes the path, the excess-loss curve, the steps to converge
+and "does not converge" itself, on every frame of a drag; the kernel only sends the bowl. Here the ES module
+runs in Chromium on every transform × unit and a grid of offsets, correlations, η and β, and everything it
+would show is compared with what bnlib computes for the same setting.
+"""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+from harness import chromium
+from loss_surface_page import EsModulePage
+
+from bnlib.data import AGE_UNITS, HEIGHT_UNITS
+from bnlib.panels.conditioning import PANEL_TRANSFORMS, _bowl, loss_surface_numbers
+from bnlib.panels.loss_surface import ES_MODULE, bowl_message
+
+pytestmark = pytest.mark.browser
+
+RTOL = 1e-9
+# (height offset cm, age offset years, correlation): none, far from zero and strongly correlated, the far ends.
+PLACES = [(0.0, 0.0, 0.0), (-170.0, 50.0, 0.8), (100.0, -45.0, -0.95)]
+# (η/η_max, β, steps drawn): slow, fast, the zig-zag, the edge itself, past the plain edge but stable with
+# momentum, diverging, and momentum near its top.
+DYNAMICS = [
+    (0.05, 0.0, 200),
+    (0.5, 0.0, 40),
+    (0.9, 0.0, 60),
+    (1.0, 0.0, 60),
+    (1.2, 0.5, 80),
+    (1.5, 0.0, 200),
+    (0.99, 0.95, 200),
+    (0.3, 0.6, 1),
+]
+
+
+def settings():
+    for transform, height_unit, age_unit, (height_offset, age_offset, correlation) in itertools.product(
+        PANEL_TRANSFORMS, HEIGHT_UNITS, AGE_UNITS, PLACES
+    ):
+        yield (transform, height_unit, age_unit, height_offset, age_offset, correlation)
+
+
+def bowl_for(setting):
+    """The bowl as the panel sends it, with a square view around w = 0 and w*."""
+    _, loss, _, _ = _bowl(*setting)
+    centre, half = loss.minimizer / 2, float(np.abs(loss.minimizer).max())
+    view = (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
+    return loss, bowl_message(loss, view, "x", "y", setting)
+
+
+@pytest.fixture(scope="module")
+def module():
+    with chromium() as browser:
+        page = EsModulePage(browser, ES_MODULE)
+        yield page
+        page.close()
+
+
+COMPARE_JS = """
+const results = [];
+for (const [bowl, cases] of arg) {
+  for (const [lrRatio, momentum, steps] of cases) {
+    const n = m.surfaceNumbers(bowl, lrRatio, momentum, steps);
+    results.push({
+      kappa: m.conditionNumber(bowl), etaMax: m.maxStableLr(bowl), lr: n.lr,
+      path: n.path.weights, diverged: n.path.diverged, divergedAt: n.path.divergedAt,
+      curve: n.curve, stepsNeeded: n.stepsNeeded, message: n.message, readouts: n.readouts,
+    });
+  }
+}
+return JSON.stringify(results);  // one string crosses to Python far faster than nested arrays (inf → null)
+"""
+
+
+def test_the_browser_computes_what_bnlib_computes(module):
+    bowls = [bowl_for(setting) for setting in settings()]
+    results = json.loads(module.evaluate(COMPARE_JS, [[message, DYNAMICS] for _, message in bowls]))
+    assert len(results) == len(bowls) * len(DYNAMICS)
+    results = iter(results)
+    compared = 0
+    for (loss, message), (lr_ratio, momentum, steps) in itertools.product(bowls, DYNAMICS):
+        browser = next(results)
+        where = f"{message['key']}, η/η_max={lr_ratio}, β={momentum}, steps={steps}"
+        expected = loss_surface_numbers(loss, lr_ratio, momentum, steps)
+        np.testing.assert_allclose(browser["kappa"], loss.condition_number, rtol=RTOL, err_msg=where)
+        np.testing.assert_allclose(browser["etaMax"], loss.max_stable_lr, rtol=RTOL, err_msg=where)
+        np.testing.assert_allclose(browser["lr"], expected["lr"], rtol=RTOL, err_msg=where)
+        path = expected["path"]
+        assert (browser["diverged"], browser["divergedAt"]) == (path.diverged, path.diverged_at), where
+        # Points are compared relative to the picture's size (a coordinate passing through 0 has no
+        # relative error of its own).
+        scale = float(np.abs(loss.minimizer).max())
+        np.testing.assert_allclose(
+            np.array(browser["path"]), path.weights, rtol=RTOL, atol=RTOL * scale, err_msg=where
+        )
+        curve = np.array([np.inf if v is None else v for v in browser["curve"]], dtype=float)
+        np.testing.assert_allclose(curve, expected["curve"], rtol=RTOL, err_msg=where)
+        assert browser["message"] == expected["message"], where
+        assert browser["readouts"] == expected["readouts"], where
+        if not expected["message"]:
+            from bnlib.panels.conditioning import MAX_STEPS, RTOL as CONVERGED
+            from bnlib.surface import steps_to_converge
+
+            assert browser["stepsNeeded"] == steps_to_converge(
+                loss, np.zeros(2), expected["lr"], momentum=momentum, rtol=CONVERGED, max_steps=MAX_STEPS
+            ), where
+        compared += 1
+    assert compared == 5 * 6 * len(PLACES) * len(DYNAMICS)
