@@ -8,6 +8,7 @@ gradient-descent path change with it.
 Explained in notebooks/02_loss_surface_conditioning.ipynb, section "The loss over the weights (L3)".
 """
 
+import base64
 from functools import lru_cache
 
 import ipywidgets as widgets
@@ -203,6 +204,16 @@ class LossSurfacePanel(Panel):
     def widget(self):
         """The panel as the learner sees it: native controls, readouts and a canvas, drawn in the browser."""
         return self._front
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        # The widget for a live front end, plus the same picture as a PNG for viewers without one.
+        data, metadata = self._front._repr_mimebundle_()
+        data = {
+            **data,
+            "image/png": base64.b64encode(self.png()).decode("ascii"),
+            "text/plain": f"<{type(self).__name__}: {self.title}>",
+        }
+        return data, metadata
 
     def _tell_browser(self, name, value):
         if self._front.values.get(name) != value:
