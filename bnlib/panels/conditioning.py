@@ -68,7 +68,9 @@ def surface_setting(
 def _bowl(transform, height_unit, age_unit, height_offset_cm, age_offset_years, correlation):
     """The cached pieces of one setting's loss bowl that η, β and the step count do not change:
     (data, QuadraticLoss, excess loss at w = 0, contour lines: list of (K, 2) arrays)."""
-    data, _, loss = surface_setting(transform, height_unit, age_unit, height_offset_cm, age_offset_years, correlation)
+    data, _, loss = surface_setting(
+        transform, height_unit, age_unit, height_offset_cm, age_offset_years, correlation
+    )
     start_excess = float(loss.excess_loss(np.zeros(2)))
     contours = [loss.level_set(start_excess * 4.0**-k) for k in range(6)]  # each contour half the size
     return data, loss, start_excess, contours
@@ -93,7 +95,9 @@ def _keep_square_view(ax, points, shrink_below=0.3, edge=0.1):
     margin = edge * (x1 - x0)
     low, high = points.min(axis=0), points.max(axis=0)
     span = float((high - low).max())
-    inside = low[0] >= x0 + margin and high[0] <= x1 - margin and low[1] >= y0 + margin and high[1] <= y1 - margin
+    inside = (
+        low[0] >= x0 + margin and high[0] <= x1 - margin and low[1] >= y0 + margin and high[1] <= y1 - margin
+    )
     if not inside or span < shrink_below * (x1 - x0):
         centre = (low + high) / 2
         x0, x1, y0, y1 = centre[0] - span, centre[0] + span, centre[1] - span, centre[1] + span
@@ -220,7 +224,9 @@ class LossSurfacePanel(Panel):
             self._front.values = {**self._front.values, name: value}
 
     def _values_from_browser(self, change):
-        moved = {name: value for name, value in change.new.items() if self.control_widgets[name].value != value}
+        moved = {
+            name: value for name, value in change.new.items() if self.control_widgets[name].value != value
+        }
         if not moved:
             return
         self._browser_driving = True
@@ -284,7 +290,12 @@ class LossSurfacePanel(Panel):
         self.ax_curve.axhline(np.log10(RTOL), color="#6b7280", ls="--", lw=0.8)
         # A figure text at a data position of the curve's axes: drawn once into the background.
         fig.text(
-            1, np.log10(RTOL) + 0.25, "converged", fontsize=8, color="#6b7280", transform=self.ax_curve.transData
+            1,
+            np.log10(RTOL) + 0.25,
+            "converged",
+            fontsize=8,
+            color="#6b7280",
+            transform=self.ax_curve.transData,
         )
         (self.curve,) = self.ax_curve.plot([], [], color="#dc2626", lw=1.5)
         self.ax_curve.set_xlabel("step")

@@ -290,7 +290,7 @@ const STYLE = `
 .bnlib-ls { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start;
   font-family: var(--jp-ui-font-family, system-ui, sans-serif); color: var(--jp-ui-font-color0, #111);
   font-size: calc(var(--bnlib-text-scale, 1) * 13px); }
-.bnlib-ls-column { flex: 0 0 auto; width: calc(var(--bnlib-text-scale, 1) * 270px); }
+.bnlib-ls-column { flex: 0 0 auto; width: calc(var(--bnlib-text-scale, 1) * 290px); }
 .bnlib-ls-title { font-weight: 600; margin: 0 0 6px 0; }
 .bnlib-ls-control { display: grid; grid-template-columns: 9.5em 1fr 3.3em; align-items: center;
   column-gap: 6px; margin: 3px 0; }
@@ -300,7 +300,8 @@ const STYLE = `
 .bnlib-ls-control output { text-align: right; font-variant-numeric: tabular-nums; }
 .bnlib-ls input:focus-visible, .bnlib-ls select:focus-visible { outline: 2px solid #1d4ed8; outline-offset: 1px; }
 .bnlib-ls-readouts { margin-top: 8px; border-collapse: collapse; }
-.bnlib-ls-readouts td { padding: 1px 0.6em 1px 0; vertical-align: top; }
+.bnlib-ls-readouts td { padding: 1px 0.6em 1px 0; vertical-align: top; line-height: 1.25; }
+.bnlib-ls-readouts td:first-child { font-size: 0.92em; }
 .bnlib-ls-readouts td:last-child { font-weight: 700; font-variant-numeric: tabular-nums; }
 .bnlib-ls-message { margin-top: 8px; padding: 6px 8px; border: 2px solid #b45309; border-radius: 4px;
   background: #fff3cd; color: #4a2a04; }
@@ -408,6 +409,9 @@ function render({ model, el }) {
     }
     input.id = id;
     input.dataset.control = spec.name;
+    // Arrow keys, Page Up/Down, Home and End move the focused control, not JupyterLab's cell selection
+    // (Lumino checks the focused element itself, then its parents).
+    input.setAttribute("data-lm-suppress-shortcuts", "true");
     row.append(input);
     if (outputs[spec.name]) row.append(outputs[spec.name]);
     column.append(row);
@@ -524,7 +528,7 @@ function render({ model, el }) {
         `${numbers.message ? ", diverging" : ""}), and the excess loss per step on a log scale.`,
     );
     lastShown = numbers;
-    el.dataset.frames = String(Number(el.dataset.frames || 0) + 1); // for the browser benchmark
+    root.dataset.frames = String(Number(root.dataset.frames || 0) + 1); // counted by the browser benchmark
   }
 
   function toPixels(bowl, box) {

@@ -31,3 +31,84 @@ class EsModulePage:
 
     def close(self) -> None:
         self.page.close()
+
+
+WIDGET = ".bnlib-ls"  # the explorer's root element (bnlib/panels/loss_surface.js)
+
+# Resolves with a cheap hash of a canvas's pixels.
+CANVAS_HASH_JS = """
+canvas => {
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let h = 0;
+  for (let i = 0; i < data.length; i += 7) h = (h * 31 + data[i]) | 0;
+  return h;
+}
+"""
+
+
+def kernel_output(notebook, code: str) -> str:
+    """Run ``code`` in the notebook's kernel (not as a cell: the notebook is left as it is); its printed text
+    and the value of its last expression."""
+    return notebook.page.evaluate(
+        """async code => {
+            const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+            const future = kernel.requestExecute({code, store_history: false});
+            let text = '';
+            future.onIOPub = message => {
+              const content = message.content;
+              if (message.header.msg_type === 'stream') text += content.text;
+              if (message.header.msg_type === 'execute_result') text += content.data['text/plain'];
+              if (message.header.msg_type === 'error') text += `${content.ename}: ${content.evalue}`;
+            };
+            await future.done;
+            return text;
+        }""",
+        code,
+    )
+
+
+class Explorer:
+    """One loss-surface explorer on a page: its controls, canvas, readouts and frame counter."""
+
+    def __init__(self, page, index: int = 0):
+        self.page = page
+        self.root = page.locator(WIDGET).nth(index)
+
+    def control(self, name: str):
+        return self.root.locator(f"[data-control='{name}']")
+
+    @property
+    def canvas(self):
+        return self.root.locator("canvas")
+
+    def canvas_hash(self) -> int:
+        return self.canvas.evaluate(CANVAS_HASH_JS)
+
+    def frames(self) -> int:
+        return int(self.root.get_attribute("data-frames") or 0)
+
+    def readouts(self) -> dict[str, str]:
+        rows = self.root.locator(".bnlib-ls-readouts tr")
+        return {
+            rows.nth(i).locator("td").nth(0).text_content(): rows.nth(i).locator("td").nth(1).text_content()
+            for i in range(rows.count())
+        }
+
+    def drag(
+        self, name: str, start: float, stop: float, moves: int, interval_ms: float = 1000 / 60, release=True
+    ) -> None:
+        """Drag a slider's thumb with the mouse from fraction ``start`` of its track to ``stop``, in ``moves``
+        pointer moves ``interval_ms`` apart (60 per second by default), then release it (or hold on)."""
+        box = self.control(name).bounding_box()
+        y = box["y"] + box["height"] / 2
+
+        def x_at(fraction):
+            return box["x"] + 8 + fraction * (box["width"] - 16)  # the thumb's centre stays 8 px inside
+
+        self.page.mouse.move(x_at(start), y)
+        self.page.mouse.down()
+        for i in range(1, moves + 1):
+            self.page.mouse.move(x_at(start + (stop - start) * i / moves), y)
+            self.page.wait_for_timeout(interval_ms)
+        if release:
+            self.page.mouse.up()

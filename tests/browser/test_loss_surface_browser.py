@@ -11,12 +11,14 @@ import json
 
 import numpy as np
 import pytest
-from harness import chromium
-from loss_surface_page import EsModulePage
+from harness import LabNotebook
+from loss_surface_page import CANVAS_HASH_JS, EsModulePage, Explorer, kernel_output
 
 from bnlib.data import AGE_UNITS, HEIGHT_UNITS
-from bnlib.panels.conditioning import PANEL_TRANSFORMS, _bowl, loss_surface_numbers
+from bnlib.panels.conditioning import MAX_STEPS, PANEL_TRANSFORMS, _bowl, loss_surface_numbers
+from bnlib.panels.conditioning import RTOL as CONVERGED
 from bnlib.panels.loss_surface import ES_MODULE, bowl_message
+from bnlib.surface import steps_to_converge
 
 pytestmark = pytest.mark.browser
 
@@ -53,11 +55,10 @@ def bowl_for(setting):
 
 
 @pytest.fixture(scope="module")
-def module():
-    with chromium() as browser:
-        page = EsModulePage(browser, ES_MODULE)
-        yield page
-        page.close()
+def module(browser):
+    page = EsModulePage(browser, ES_MODULE)
+    yield page
+    page.close()
 
 
 COMPARE_JS = """
@@ -102,11 +103,68 @@ def test_the_browser_computes_what_bnlib_computes(module):
         assert browser["message"] == expected["message"], where
         assert browser["readouts"] == expected["readouts"], where
         if not expected["message"]:
-            from bnlib.panels.conditioning import MAX_STEPS, RTOL as CONVERGED
-            from bnlib.surface import steps_to_converge
-
             assert browser["stepsNeeded"] == steps_to_converge(
                 loss, np.zeros(2), expected["lr"], momentum=momentum, rtol=CONVERGED, max_steps=MAX_STEPS
             ), where
         compared += 1
     assert compared == 5 * 6 * len(PLACES) * len(DYNAMICS)
+
+
+LAPTOP = {"width": 1366, "height": 768}
+
+
+def test_in_jupyterlab_on_a_laptop_screen(lab, browser):
+    """Notebook 02 in JupyterLab at 1366×768 with the file browser open: the explorer fits beside it, a key
+    press repaints it, a mouse drag repaints it on every frame with no kernel message, and the kernel learns
+    the value at the release (panel.values and readouts follow)."""
+    notebook = LabNotebook.open(browser, lab, "02_loss_surface_conditioning.ipynb")
+    page = notebook.page
+    try:
+        page.set_viewport_size(LAPTOP)
+        notebook.run_all()
+        assert notebook.errors() == []
+        assert page.locator(".jp-FileBrowser").first.is_visible(), "the file browser should be open"
+        explorer = Explorer(page, 0)
+        explorer.root.scroll_into_view_if_needed()
+        page.wait_for_function("e => Number(e.dataset.frames) > 0", arg=explorer.root.element_handle())
+
+        # Fits: nothing wider than the notebook's output area, nothing taller than the window.
+        box = explorer.root.bounding_box()
+        output = page.locator(".jp-OutputArea-output", has=page.locator(".bnlib-ls")).first.bounding_box()
+        assert box["x"] + box["width"] <= output["x"] + output["width"] + 1, (box, output)
+        assert box["height"] <= LAPTOP["height"] - 200, box
+        canvas = explorer.canvas.bounding_box()
+        assert canvas["x"] > box["x"] + 250, "the canvas should sit beside the controls, not below them"
+
+        # The readouts are a live region, and they are the kernel's readouts.
+        assert explorer.root.locator("[aria-live='polite']").count() == 1
+        kernel = kernel_output(notebook, "explorer.readouts")
+        for name, value in explorer.readouts().items():
+            assert f"'{name}': '{value}'" in kernel, (name, value, kernel)
+
+        # A key press: the picture changes in the page.
+        before = explorer.canvas_hash()
+        explorer.control("lr_ratio").focus()
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_function(
+            "([c, h]) => (" + CANVAS_HASH_JS + ")(c) !== h", arg=[explorer.canvas.element_handle(), before]
+        )
+        assert notebook.goes_quiet(window_s=1.0)
+
+        # A mouse drag at 60 moves per second: a repaint per move, not one message to or from the kernel.
+        messages, frames = page.evaluate("window.__socketMessages"), explorer.frames()
+        explorer.drag("lr_ratio", 0.1, 0.6, moves=30, release=False)
+        during = page.evaluate("window.__socketMessages") - messages
+        repaints = explorer.frames() - frames
+        page.mouse.up()
+        assert during == 0, f"{during} kernel messages during the drag"
+        assert repaints >= 25, f"only {repaints} repaints for 30 moves"
+        # The release tells the kernel: panel.values and the readouts follow.
+        shown = float(explorer.control("lr_ratio").input_value())
+        assert notebook.goes_quiet(window_s=0.5)
+        assert float(kernel_output(notebook, "explorer.values['lr_ratio']")) == shown
+        kernel = kernel_output(notebook, "explorer.readouts")
+        assert f"(= {shown:.2f}·η_max)" in kernel, kernel
+        assert explorer.readouts()["η used"] in kernel
+    finally:
+        notebook.close()
