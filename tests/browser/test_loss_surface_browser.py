@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from harness import LabNotebook
 from loss_surface_page import CANVAS_HASH_JS, EsModulePage, Explorer, kernel_output
+from paths import NOTEBOOKS
+from voila_server import VoilaServer
 
 from bnlib.data import AGE_UNITS, HEIGHT_UNITS
 from bnlib.panels.conditioning import MAX_STEPS, PANEL_TRANSFORMS, _bowl, loss_surface_numbers
@@ -168,3 +170,28 @@ def test_in_jupyterlab_on_a_laptop_screen(lab, browser):
         assert explorer.readouts()["η used"] in kernel
     finally:
         notebook.close()
+
+
+def test_in_voila(browser):
+    """Voilà serving notebook 02 shows the three explorers, and a key press and a drag repaint one."""
+    with VoilaServer(NOTEBOOKS / "02_loss_surface_conditioning.ipynb") as voila:
+        page = browser.new_page()
+        try:
+            page.set_viewport_size(LAPTOP)
+            page.goto(voila.url)
+            page.wait_for_selector(".bnlib-ls", timeout=90_000)
+            assert page.locator(".bnlib-ls").count() == 3
+            explorer = Explorer(page, 0)
+            explorer.root.scroll_into_view_if_needed()
+            page.wait_for_function("e => Number(e.dataset.frames) > 0", arg=explorer.root.element_handle())
+            assert "condition number κ = λ_max/λ_min" in explorer.readouts()
+            before = explorer.canvas_hash()
+            explorer.control("lr_ratio").press("ArrowLeft")
+            page.wait_for_function(
+                "([c, h]) => (" + CANVAS_HASH_JS + ")(c) !== h", arg=[explorer.canvas.element_handle(), before]
+            )
+            frames = explorer.frames()
+            explorer.drag("lr_ratio", 0.1, 0.6, moves=20)
+            assert explorer.frames() - frames >= 15
+        finally:
+            page.close()
