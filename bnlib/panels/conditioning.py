@@ -195,6 +195,10 @@ class LossSurfacePanel(Panel):
         for name, widget in self.control_widgets.items():
             widget.observe(lambda change, name=name: self._tell_browser(name, change.new), names="value")
         self._front.observe(self._values_from_browser, names="values")
+        # The kernel's own controls and readout box are never shown (the browser draws its own): without their
+        # comms, a change costs no message to each of them.
+        for hidden in [*self.control_widgets.values(), self._readout_html]:
+            hidden.close()
 
     def new_figure(self):
         # A plain Agg figure even under %matplotlib widget: the browser draws the live picture.

@@ -418,17 +418,18 @@ function render({ model, el }) {
     inputs[spec.name] = input;
 
     const read = () => (spec.kind === "options" ? input.value : spec.integer ? parseInt(input.value, 10) : parseFloat(input.value));
+    // Drawn at once, not at the next animation frame: Chromium already delivers a drag's input events one
+    // per frame, and a key press then shows in the very next frame.
     input.addEventListener("input", () => {
       local[spec.name] = read();
       showValue(spec.name);
-      if (drawnHere.has(spec.name)) scheduleDraw();
+      if (drawnHere.has(spec.name)) draw();
     });
     // The kernel learns the value when the slider is released, or moved by a key: never during a drag.
     input.addEventListener("change", () => {
       local[spec.name] = read();
       model.set("values", { ...model.get("values"), [spec.name]: local[spec.name] });
       model.save_changes();
-      scheduleDraw();
     });
     // A mouse drag would queue an announcement per frame: the live region waits for the release.
     input.addEventListener("pointerdown", () => {

@@ -99,6 +99,7 @@ class Explorer:
     ) -> None:
         """Drag a slider's thumb with the mouse from fraction ``start`` of its track to ``stop``, in ``moves``
         pointer moves ``interval_ms`` apart (60 per second by default), then release it (or hold on)."""
+        self.control(name).scroll_into_view_if_needed()
         box = self.control(name).bounding_box()
         y = box["y"] + box["height"] / 2
 
@@ -112,3 +113,38 @@ class Explorer:
             self.page.wait_for_timeout(interval_ms)
         if release:
             self.page.mouse.up()
+
+
+# Installed on demand in a page: counts the changes of a canvas's pixels, checked once per animation frame
+# (what a learner can see), with the time of the last change. Used by the browser benchmark.
+WATCH_CANVAS_JS = (
+    """
+canvas => {
+  const hash = """
+    + CANVAS_HASH_JS
+    + """;
+  const state = {changes: 0, lastChange: performance.now(), stopped: false};
+  let previous = hash(canvas);
+  const tick = () => {
+    if (state.stopped) return;
+    const current = hash(canvas);
+    if (current !== previous) {
+      previous = current;
+      state.changes += 1;
+      state.lastChange = performance.now();
+    }
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+  window.__canvasWatch = state;
+}
+"""
+)
+
+
+def kernel_cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process (the notebook's kernel) has used so far, from /proc (Linux)."""
+    import os
+
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
