@@ -61,13 +61,22 @@ def time_menu(notebook: LabNotebook, panel: int, name: str, menus: list[dict]) -
     )
 
 
-def drag(page, track, canvas, kernel_pid: int) -> dict:
-    """Drag a slider across ``track`` (a locator of its track or input) at MOVES_PER_SECOND for DRAG_SECONDS,
-    watching ``canvas`` (an element handle): repaints per second, kernel messages during the drag, seconds
-    from the last move until the picture settled, kernel CPU seconds per second of dragging."""
+def drag(page, track, canvas, kernel_pid: int, thumb) -> dict:
+    """Drag a slider's ``thumb`` along its ``track`` (locators) at MOVES_PER_SECOND for DRAG_SECONDS, ±30 % of
+    the track around where it started and back, watching ``canvas`` (an element handle): repaints per
+    second, kernel messages during the drag, seconds from the last move until the picture settled, and the
+    kernel's CPU seconds per second of dragging."""
     track.scroll_into_view_if_needed()
     box = track.bounding_box()
     y = box["y"] + box["height"] / 2
+    thumb_box = thumb.bounding_box()
+    start_at = (thumb_box["x"] + thumb_box["width"] / 2 - box["x"]) / box["width"]
+
+    def along(i: int) -> float:
+        """Where move i of the drag puts the pointer, as a fraction of the track: up, down and back."""
+        phase = 4 * i / moves
+        triangle = phase if phase <= 1 else 2 - phase if phase <= 3 else phase - 4
+        return min(0.98, max(0.02, start_at + 0.3 * triangle))
     moves = round(DRAG_SECONDS * MOVES_PER_SECOND)
     page.evaluate(WATCH_CANVAS_JS, canvas)
     # Mouse events straight through the DevTools protocol: Playwright's mouse waits on each move, too slowly
@@ -80,17 +89,17 @@ def drag(page, track, canvas, kernel_pid: int) -> dict:
 
     cpu_before = kernel_cpu_seconds(kernel_pid)
     messages_before = page.evaluate("window.__socketMessages")
-    mouse("mousePressed", 0.2, buttons=1, clickCount=1)
+    mouse("mousePressed", start_at, buttons=1, clickCount=1)
     start = page.evaluate("performance.now()")
     clock = time.perf_counter()
-    for i in range(1, moves + 1):  # there and back, so the value ends where it started
-        mouse("mouseMoved", 0.2 + 0.6 * (1 - abs(1 - 2 * i / moves)), buttons=1)
+    for i in range(1, moves + 1):
+        mouse("mouseMoved", along(i), buttons=1)
         # On a fixed schedule: a move's own round trip to the browser counts toward its 1/60 s.
         time.sleep(max(0.0, clock + i / MOVES_PER_SECOND - time.perf_counter()))
     last_move = page.evaluate("performance.now()")
     during = page.evaluate("window.__socketMessages") - messages_before
     changes_during = page.evaluate("window.__canvasWatch.changes")
-    mouse("mouseReleased", 0.2, buttons=0, clickCount=1)
+    mouse("mouseReleased", along(moves), buttons=0, clickCount=1)
     # Settled: no repaint for a second (or 30 s passed).
     for _ in range(60):
         page.wait_for_timeout(500)
@@ -155,7 +164,21 @@ def explorer_benchmark(notebook: LabNotebook, index: int, kernel_pid: int) -> di
         control = explorer.control(name)
         presses[name] = [time_press(page, canvas, control, options[i % 2]) for i in range(EXPLORER_PICKS)]
         notebook.wait_for_kernel_idle()
-    return {"presses": presses, "drag": drag(page, explorer.control("lr_ratio"), canvas, kernel_pid)}
+    slider = explorer.control("lr_ratio")
+    # A native range input: its thumb sits where its value is along the track (near enough to press on it).
+    fraction = slider.evaluate("e => (e.value - e.min) / (e.max - e.min)")
+    return {"presses": presses, "drag": drag(page, slider, canvas, kernel_pid, thumb=PointOn(slider, fraction))}
+
+
+class PointOn:
+    """Stands in for a native slider's thumb (which has no element of its own): ``fraction`` along it."""
+
+    def __init__(self, slider, fraction: float):
+        self.slider, self.fraction = slider, fraction
+
+    def bounding_box(self) -> dict:
+        box = self.slider.bounding_box()
+        return {"x": box["x"] + self.fraction * box["width"], "y": box["y"], "width": 0.0, "height": box["height"]}
 
 
 def main(name_filter: str = "", pixel_ratio: float = 1.0) -> list[dict]:
@@ -191,9 +214,8 @@ def main(name_filter: str = "", pixel_ratio: float = 1.0) -> list[dict]:
                             .nth(busiest)
                             .locator("label")
                         )
-                        result = drag(
-                            notebook.page, track, notebook.canvas(panel).element_handle(), kernel_pid
-                        )
+                        canvas = notebook.canvas(panel).element_handle()
+                        result = drag(notebook.page, track, canvas, kernel_pid, thumb=handle)
                         drags.append(
                             {"notebook": path.stem, "panel": panel, "slider": label.inner_text(), **result}
                         )
