@@ -695,8 +695,8 @@ function render({ model, el }) {
   }
 
   function drawMessageBox(ctx, box, scale) {
-    // The divergence, on the picture as well as in the readouts: an amber box with a warning sign and words.
-    const text = "⚠ diverges: lower η / η_max";
+    // At or past the edge, on the picture as well as in the readouts: an amber box, a warning sign and words.
+    const text = "⚠ does not converge: lower η / η_max";
     ctx.font = `bold ${FONT(12, scale)}`;
     const width = ctx.measureText(text).width + 16;
     const height = 22 * scale;
