@@ -424,10 +424,13 @@ function render({ model, el }) {
       local[spec.name] = read();
       showValue(spec.name);
       if (drawnHere.has(spec.name)) draw();
+      else requestBowl(spec.name);
     });
-    // The kernel learns the value when the slider is released, or moved by a key: never during a drag.
+    // η, β and the steps: the kernel learns the value when the slider is released, or moved by a key; never
+    // during a drag.
     input.addEventListener("change", () => {
       local[spec.name] = read();
+      if (!drawnHere.has(spec.name)) return requestBowl(spec.name);
       model.set("values", { ...model.get("values"), [spec.name]: local[spec.name] });
       model.save_changes();
     });
@@ -436,6 +439,23 @@ function render({ model, el }) {
       readoutsBox.setAttribute("aria-live", "off");
       window.addEventListener("pointerup", () => readoutsBox.setAttribute("aria-live", "polite"), { once: true });
     });
+  }
+
+  // Units, offsets, correlation, features: the picture needs the kernel's bowl for the new value. While such
+  // a control moves, one request is on its way at a time, and its reply sends the latest value: the picture
+  // follows a drag at the kernel's pace instead of queueing every step of it.
+  let bowlOnItsWay = null; // a timer while a request waits for its bowl
+  function requestBowl(name) {
+    const known = model.get("values");
+    if (known[name] === local[name] || bowlOnItsWay !== null) return;
+    model.set("values", { ...known, [name]: local[name] });
+    model.save_changes();
+    bowlOnItsWay = setTimeout(bowlArrived, 1000); // a lost reply must not stop the updates
+  }
+  function bowlArrived() {
+    clearTimeout(bowlOnItsWay);
+    bowlOnItsWay = null;
+    for (const spec of model.get("controls")) if (!drawnHere.has(spec.name)) requestBowl(spec.name);
   }
 
   function showValue(name) {
@@ -732,14 +752,18 @@ function render({ model, el }) {
     message.textContent = text || "";
   }
 
-  model.on("change:bowl", scheduleDraw);
+  model.on("change:bowl", () => {
+    bowlArrived();
+    scheduleDraw();
+  });
   model.on("change:text_scale", scheduleDraw);
   model.on("change:values", () => {
-    // A value set by the kernel (panel.set, or its echo of ours): follow it, unless a drag is ahead of it.
+    // A value set by the kernel (panel.set, or its echo of ours): follow it, except on the control the learner
+    // is using, which may be ahead of the kernel.
     const values = model.get("values");
     for (const [name, value] of Object.entries(values)) {
       const input = inputs[name];
-      if (!input || document.activeElement === input && input.matches(":active")) continue;
+      if (!input || document.activeElement === input) continue;
       local[name] = value;
       input.value = String(value);
       showValue(name);

@@ -168,6 +168,16 @@ def test_in_jupyterlab_on_a_laptop_screen(lab, browser):
         kernel = kernel_output(notebook, "explorer.readouts")
         assert f"(= {shown:.2f}·η_max)" in kernel, kernel
         assert explorer.readouts()["η used"] in kernel
+
+        # Dragging the correlation asks the kernel for each new bowl, one at a time: the picture follows
+        # during the drag, and the kernel ends with the value shown.
+        frames = explorer.frames()
+        explorer.drag("correlation", 0.5, 0.9, moves=30, release=False)
+        assert explorer.frames() - frames >= 3, "the ellipse should tilt while the correlation is dragged"
+        page.mouse.up()
+        shown = float(explorer.control("correlation").input_value())
+        assert notebook.goes_quiet(window_s=0.5)
+        assert float(kernel_output(notebook, "explorer.values['correlation']")) == shown
     finally:
         notebook.close()
 
