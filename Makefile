@@ -1,101 +1,87 @@
 # The course in two commands:
 #   make lab    set up .venv (first time: a few minutes) and open JupyterLab on 127.0.0.1 with a token
-#   make test   set up .venv and run the whole test suite
+#   make test   set up .venv and run ruff and the whole test suite
 #   make reset NB=02_loss_surface_conditioning   a fresh copy of one of your notebooks (the old one is kept)
-# Other targets: make bench, make student, make answer-key, make site, make screenshots, make clean.
+# Other targets: make lint, make wheelhouse, make bench, make student, make answer-key, make site,
+# make screenshots, make clean.
+#
+# Every set-up step lives in bnlib/course.py, which runs with a bare Python (3.11+) and works the same
+# without make: `python -m bnlib.course lab` (Windows: `py -m bnlib.course lab`). These targets only call it.
+#
+# Options (make VARIABLE=value):
+#   PYTHON=python3.12        the Python that creates .venv (default python3)
+#   TORCH=cpu | cuda         PyTorch build; default: CPU unless the machine has an NVIDIA GPU
+#   TORCH_VERSION=2.13.0     TORCH_INDEX=<a package index for torch>
+#   WHEELHOUSE=<folder>      install with no network from a teacher's wheelhouse (default: ./wheelhouse if present)
+#   LAB_PORT=8888  LAB_ARGS=<more JupyterLab options>  PYTEST_ARGS=<pytest options>
+#   PLATFORMS="linux macos windows"  PYTHONS="3.11 3.12"   for make wheelhouse
 
 PYTHON ?= python3
-VENV := .venv
-PY := $(VENV)/bin/python
-PIP := $(PY) -m pip
-
-# PyTorch CPU build. On Linux, PyPI's default torch wheel carries CUDA (several GB); to get the CPU build
-# elsewhere, run e.g.  make lab TORCH_INDEX=https://download.pytorch.org/whl/cpu
-TORCH_VERSION ?= 2.13.0
-TORCH_INDEX ?=
-TORCH_INDEX_ARG := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
-
-# Jupyter, IPython and matplotlib keep their state inside the project folder, not in your home folder.
-CACHE := $(CURDIR)/.cache
-export JUPYTER_RUNTIME_DIR := $(CACHE)/jupyter/runtime
-export JUPYTERLAB_SETTINGS_DIR := $(CACHE)/jupyter/lab/user-settings
-export JUPYTERLAB_WORKSPACES_DIR := $(CACHE)/jupyter/lab/workspaces
-export IPYTHONDIR := $(CACHE)/ipython
-export MPLCONFIGDIR := $(CACHE)/matplotlib
-export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+COURSE := $(PYTHON) -m bnlib.course
+SETUP_OPTIONS := $(if $(TORCH),--torch $(TORCH)) $(if $(TORCH_VERSION),--torch-version $(TORCH_VERSION)) \
+	$(if $(TORCH_INDEX),--torch-index $(TORCH_INDEX)) $(if $(WHEELHOUSE),--wheelhouse $(WHEELHOUSE))
+PY := .venv/bin/python
 
 LAB_PORT ?= 8888
 LAB_ARGS ?=
+PLATFORMS ?= linux macos windows
+PYTHONS ?=
 
-.PHONY: lab test lint bench student answer-key reset site screenshots clean venv test-venv
-
-# --- environment ---------------------------------------------------------------------------------------
-# Stamps make the setup a quick no-op when nothing changed; editing pyproject.toml refreshes it.
-$(VENV)/bin/python:
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-
-$(VENV)/.torch: | $(VENV)/bin/python
-	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install "torch==$(TORCH_VERSION)" $(TORCH_INDEX_ARG)
-	@touch $@
-
-$(VENV)/.lab: pyproject.toml $(VENV)/.torch
-	$(PIP) install --quiet -e .
-	@touch $@
-
-$(VENV)/.test: pyproject.toml $(VENV)/.lab
-	$(PIP) install --quiet -e ".[test,teach]"
-	@# nbgrader (for make student) ships Jupyter extensions that slow every server start; the course needs none.
-	$(VENV)/bin/jupyter server extension disable --sys-prefix nbgrader.server_extensions.formgrader \
-		nbgrader.server_extensions.validate_assignment nbgrader.server_extensions.assignment_list \
-		nbgrader.server_extensions.course_list >/dev/null 2>&1
-	$(VENV)/bin/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
-	@touch $@
-
-venv: $(VENV)/.lab
-test-venv: $(VENV)/.test
+.PHONY: lab test lint wheelhouse venv test-venv bench student answer-key reset site screenshots clean
 
 # --- the two commands ---------------------------------------------------------------------------------
-lab: venv
-	@mkdir -p $(JUPYTER_RUNTIME_DIR)
-	$(PY) -m bnlib.workspace prepare
-	@token=$$($(PY) -c "import secrets; print(secrets.token_urlsafe(32))"); \
-	echo ""; \
-	echo "  JupyterLab: http://127.0.0.1:$(LAB_PORT)/lab/tree/00_start_here.ipynb?token=$$token"; \
-	echo "  (if port $(LAB_PORT) is busy, JupyterLab picks the next free one and prints its own link below)"; \
-	echo ""; \
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
-		--IdentityProvider.token="$$token" --ServerApp.root_dir=my-notebooks \
-		$$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_ARGS)
+lab:
+	$(COURSE) lab $(SETUP_OPTIONS) --port $(LAB_PORT) $(LAB_ARGS)
 
-test: test-venv lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+test:
+	$(COURSE) test $(SETUP_OPTIONS) $(PYTEST_ARGS)
 
-lint: test-venv
-	$(VENV)/bin/ruff check .
+lint:
+	$(COURSE) lint $(SETUP_OPTIONS)
+
+# The teacher, once, with network: every wheel the students need, per platform, into wheelhouse/.
+wheelhouse:
+	$(COURSE) wheelhouse --platform $(PLATFORMS) $(if $(PYTHONS),--python $(PYTHONS)) \
+		$(if $(TORCH_VERSION),--torch-version $(TORCH_VERSION))
+
+# --- environment only -----------------------------------------------------------------------------------
+venv:
+	$(COURSE) setup $(SETUP_OPTIONS)
+
+test-venv:
+	$(COURSE) setup --test $(SETUP_OPTIONS)
 
 # --- the rest ----------------------------------------------------------------------------------------
+# Jupyter, IPython and matplotlib keep their state inside the project folder, not in your home folder.
+# (Only for these targets: the ones above must find $(PYTHON) outside .venv, which they may have to repair.)
+CACHE := $(CURDIR)/.cache
+IN_VENV := env PATH="$(CURDIR)/.venv/bin:$$PATH" JUPYTER_RUNTIME_DIR=$(CACHE)/jupyter/runtime \
+	JUPYTERLAB_SETTINGS_DIR=$(CACHE)/jupyter/lab/user-settings \
+	JUPYTERLAB_WORKSPACES_DIR=$(CACHE)/jupyter/lab/workspaces IPYTHONDIR=$(CACHE)/ipython \
+	MPLCONFIGDIR=$(CACHE)/matplotlib
+
 bench: test-venv
-	$(PY) benchmarks/run_all.py
+	$(IN_VENV) $(PY) benchmarks/run_all.py
 
 # The learners' exercises (notebooks/exercises/) from the teacher's (teacher/exercises/); commit the result.
 student: test-venv
-	$(PY) scripts/make_student.py
+	$(IN_VENV) $(PY) scripts/make_student.py
 
 # For teachers: the exercises with their solutions, run, as web pages in answer-key/.
 answer-key: test-venv
-	$(PY) scripts/build_site.py --answer-key
+	$(IN_VENV) $(PY) scripts/build_site.py --answer-key
 
 # A fresh copy of one notebook in my-notebooks/; the old one is kept in my-notebooks/backups/.
 reset: venv
 	$(PY) -m bnlib.workspace reset "$(NB)"
 
 site: test-venv
-	$(PY) scripts/build_site.py
+	$(IN_VENV) $(PY) scripts/build_site.py
 
 screenshots: test-venv
-	$(PY) scripts/screenshots.py
+	$(IN_VENV) $(PY) scripts/screenshots.py
 
-# Never removes my-notebooks/ or student/: learners' work lives there.
+# Never removes my-notebooks/, student/ or hub-homes/ (learners' work lives there) nor wheelhouse/ (a
+# teacher's download).
 clean:
 	rm -rf .cache site answer-key .pytest_cache .hypothesis .ruff_cache
