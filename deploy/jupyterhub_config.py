@@ -57,6 +57,9 @@ c.Authenticator.allowed_users = set(students)
 # --- where each student works ----------------------------------------------------------------------------
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = str(HOMES / "{username}")
+if hasattr(os, "getuid") and os.getuid() == 0:
+    # This spawner runs every server as the hub's own user; Jupyter refuses root unless told.
+    c.SimpleLocalProcessSpawner.args = ["--allow-root"]
 
 
 def hand_out_learner_notebooks(spawner):
