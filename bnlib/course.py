@@ -64,7 +64,7 @@ WHEEL_PLATFORMS = {
     },
     "macos": {
         "folder": "macos-arm64",
-        "tags": ["macosx_11_0_arm64"],
+        "tags": ["macosx_14_0_arm64"],  # torch 2.13 needs macOS 14 on Apple silicon
         "markers": {"os_name": "posix", "sys_platform": "darwin", "platform_system": "Darwin",
                     "platform_machine": "arm64"},
     },

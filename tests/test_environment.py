@@ -46,6 +46,15 @@ def test_environment_yml_matches_pyproject():
     )
 
 
+def test_binder_pins_the_lowest_supported_python():
+    """repo2docker honours only `python=X.Y`; it must be the minimum of pyproject's requires-python."""
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pins = [e for e in environment["dependencies"] if isinstance(e, str) and e.startswith("python")]
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert requires.startswith(">=")
+    assert pins == [f"python={requires[2:]}"], f"environment.yml pins {pins}; requires-python is {requires}"
+
+
 def test_the_drift_check_notices_a_change():
     assert split_requirement("ipywidgets>=8.1,<9") == ("ipywidgets", ">=8.1,<9")
     assert split_requirement("pytorch-cpu>=2.2  # comment") == ("pytorch-cpu", ">=2.2")
