@@ -25,7 +25,8 @@ needs more, use system accounts: c.JupyterHub.authenticator_class = "pam", c.Jup
 Settings from the environment: BNLIB_HUB_STUDENTS (comma-separated), BNLIB_HUB_PASSWORD (at least 8
 characters), BNLIB_HUB_HOMES, BNLIB_HUB_STATE (database and cookie secret; default .cache/hub),
 BNLIB_HUB_PROXY (configurable-http-proxy; default the npm install above, else the PATH). The hub listens on
-http://127.0.0.1:8000; for a classroom pass --ip 0.0.0.0 and put it behind HTTPS (--ssl-key/--ssl-cert).
+http://127.0.0.1:8000; for a classroom pass --JupyterHub.bind_url=http://0.0.0.0:8000 and put it behind
+HTTPS (--ssl-key/--ssl-cert).
 """
 
 import os

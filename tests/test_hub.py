@@ -164,7 +164,8 @@ import numpy as np
 import bnlib
 out = bnlib.batchnorm_forward(np.arange(6.0).reshape(3, 2), np.ones(2), np.zeros(2))[0]
 print(json.dumps({"bnlib": bnlib.__file__, "python": sys.executable, "home": os.environ["HOME"],
-                  "user_site": site.ENABLE_USER_SITE, "mean": float(abs(out.mean()))}))
+                  "user_site": site.ENABLE_USER_SITE, "no_user_site": os.environ.get("PYTHONNOUSERSITE"),
+                  "mean": float(abs(out.mean()))}))
 """
 
 
@@ -183,7 +184,9 @@ def test_three_students_each_get_their_own_copy_and_a_working_kernel(hub):
         assert report["mean"] < 1e-12
         assert Path(report["python"]).parent == Path(sys.executable).parent, "not the shared environment"
         assert not Path(report["bnlib"]).is_relative_to(home), report
-        assert report["user_site"] is False, "packages in a student's ~/.local could shadow the shared ones"
+        # A venv ignores ~/.local anyway; PYTHONNOUSERSITE also covers a hub on conda or the system Python.
+        assert report["user_site"] is False and report["no_user_site"] == "1", (
+            f"packages in a student's ~/.local could shadow the shared ones: {report}")
         installed = [p for p in home.rglob("*") if p.name in ("site-packages", "dist-packages", "pyvenv.cfg")]
         assert not installed, f"something was installed for {student}: {installed}"
 
