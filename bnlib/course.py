@@ -150,10 +150,16 @@ def venv_problem(venv):
 
 
 def remove_venv(venv):
-    if venv.is_symlink():
-        venv.unlink()
-    else:
-        shutil.rmtree(venv)
+    try:
+        if venv.is_symlink():
+            venv.unlink()
+        else:
+            shutil.rmtree(venv)
+    except OSError as error:
+        raise SetupError(
+            f"{venv} is broken and could not be removed ({error}). Close whatever still uses it (a JupyterLab, "
+            "a terminal with it activated), delete the folder, and run the same command again."
+        ) from None
 
 
 def base_interpreter():
@@ -325,6 +331,7 @@ def ensure_course(python, extras, wheelhouse=None):
     if "teach" in extras:
         disable_nbgrader_extensions(python)
     stamps[key] = stamp
+    stamps["lab"] = install_stamp(LAB_EXTRAS, wheelhouse)  # every extra includes what lab needs
     stamp_file.write_text(json.dumps(stamps, indent=1))
 
 
@@ -547,9 +554,11 @@ def run_until_interrupted(command, **kwargs):
 
 
 def parse_arguments(argv):
-    parser = argparse.ArgumentParser(prog="python -m bnlib.course", description=__doc__.split("\n\n")[0])
+    # No abbreviated options: pytest's and JupyterLab's own options pass through untouched.
+    parser = argparse.ArgumentParser(prog="python -m bnlib.course", description=__doc__.split("\n\n")[0],
+                                     allow_abbrev=False)
     commands = parser.add_subparsers(dest="command", required=True)
-    environment = argparse.ArgumentParser(add_help=False)
+    environment = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     environment.add_argument("--torch", default=os.environ.get("BNLIB_TORCH") or "auto", choices=TORCH_CHOICES,
                              help="PyTorch build: auto (CPU unless an NVIDIA GPU is present), cpu, cuda")
     environment.add_argument("--torch-version", default=os.environ.get("TORCH_VERSION") or TORCH_VERSION)
@@ -558,24 +567,26 @@ def parse_arguments(argv):
     environment.add_argument("--wheelhouse", default=os.environ.get("BNLIB_WHEELHOUSE") or None,
                              help="install from this folder of wheels, with no network (default: ./wheelhouse "
                                   "when it exists)")
-    lab = commands.add_parser("lab", parents=[environment], help="set up and open JupyterLab")
-    lab.add_argument("--port", type=int, default=int(os.environ.get("LAB_PORT") or 8888))
-    lab.set_defaults(run=command_lab)
-    test = commands.add_parser("test", parents=[environment], help="set up, then ruff and pytest")
-    test.set_defaults(run=command_test)
-    lint = commands.add_parser("lint", parents=[environment], help="set up, then ruff")
-    lint.set_defaults(run=command_lint)
-    setup_parser = commands.add_parser("setup", parents=[environment], help="create or repair .venv")
-    setup_parser.add_argument("--test", action="store_true", help="also the test and teaching tools")
-    setup_parser.set_defaults(run=command_setup)
-    wheelhouse = commands.add_parser("wheelhouse", help="download every wheel the course needs, for offline")
+
+    def command(name, run, summary, parents=(environment,)):
+        parser = commands.add_parser(name, parents=list(parents), help=summary, allow_abbrev=False)
+        parser.set_defaults(run=run)
+        return parser
+
+    command("lab", command_lab, "set up and open JupyterLab").add_argument(
+        "--port", type=int, default=int(os.environ.get("LAB_PORT") or 8888))
+    command("test", command_test, "set up, then ruff and pytest")
+    command("lint", command_lint, "set up, then ruff")
+    command("setup", command_setup, "create or repair .venv").add_argument(
+        "--test", action="store_true", help="also the test, teaching and hub tools")
+    wheelhouse = command("wheelhouse", command_wheelhouse, "download every wheel the course needs, for offline",
+                         parents=())
     wheelhouse.add_argument("--platform", nargs="+", choices=sorted(WHEEL_PLATFORMS),
                             default=sorted(WHEEL_PLATFORMS))
     wheelhouse.add_argument("--python", nargs="+", default=["{}.{}".format(*sys.version_info[:2])],
                             help="the students' Python versions (default: this one)")
     wheelhouse.add_argument("--dest", default=str(DEFAULT_WHEELHOUSE))
     wheelhouse.add_argument("--torch-version", default=os.environ.get("TORCH_VERSION") or TORCH_VERSION)
-    wheelhouse.set_defaults(run=command_wheelhouse)
     # Everything after the command's own options goes to JupyterLab (lab) or pytest (test).
     options, rest = parser.parse_known_args(argv)
     if rest and options.command not in ("lab", "test"):
