@@ -544,13 +544,18 @@ def command_wheelhouse(options):
 
 
 def run_until_interrupted(command, **kwargs):
-    """Run a server in the foreground; Ctrl-C stops it and is not an error."""
+    """Run a server in the foreground until it ends.
+
+    Ctrl-C reaches the server too (the same terminal); it decides (JupyterLab asks to confirm), and this
+    process only waits for it, however many times Ctrl-C is pressed.
+    """
     say("$ " + " ".join(str(part) for part in command))
     process = subprocess.Popen([str(part) for part in command], **kwargs)
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        return process.wait()
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            continue
 
 
 def parse_arguments(argv):
