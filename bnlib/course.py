@@ -24,8 +24,9 @@ Setup, in order, each step skipped when already done:
 Offline: with ``--wheelhouse DIR`` (or a ``wheelhouse/`` folder in the project, as ``make wheelhouse`` leaves
 it) every package comes from that folder and pip touches no network.
 
-This file must stay importable by old Pythons long enough to say that they are too old: no syntax or
-annotations newer than Python 3.6 above ``main``'s version check.
+An old Python must get as far as ``main``'s version check to say that it is too old, so nothing in this file
+is newer than Python 3.6 at import time: no newer syntax or annotations, and ``tomllib`` (3.11) is imported
+inside the one function that needs it.
 """
 
 import argparse
