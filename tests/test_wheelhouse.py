@@ -70,9 +70,10 @@ def test_student_installs_from_the_wheelhouse_with_no_network(linux_wheelhouse, 
         "y = bnlib.batchnorm_forward(x.numpy(), gamma=torch.ones(2).numpy(), beta=torch.zeros(2).numpy())[0]\n"
         "print(json.dumps({'bnlib': bnlib.__file__, 'torch': torch.__version__, 'mean': float(abs(y.mean()))}))"
     )
+    # Run outside the project copy, so that bnlib must come from the installation, not the current folder.
     report = json.loads(subprocess.run([python, "-c", check], capture_output=True, text=True, check=True,
-                                       env=offline_environment(tmp_path)).stdout)
-    assert report["bnlib"].startswith(str(project)), report
+                                       cwd=tmp_path, env=offline_environment(tmp_path)).stdout)
+    assert report["bnlib"] == str(project / "bnlib" / "__init__.py"), report  # the editable install
     assert report["torch"].endswith("+cpu"), f"the wheelhouse holds a CUDA build of torch: {report}"
     assert report["mean"] < 1e-6
     pip_check = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True,
