@@ -109,3 +109,15 @@ def test_each_platforms_wheelhouse_follows_its_own_environment_markers(tmp_path,
     course.pip_download(platform_name, "3.11", dest, ["course"], ["--no-index", "--find-links", str(index)])
     downloaded = {path.name.split("-")[0] for path in dest.glob("*.whl")}
     assert wanted in downloaded and unwanted not in downloaded, downloaded
+
+
+def test_a_wheelhouse_without_this_machines_folder_says_which_one_it_needs(tmp_path, monkeypatch):
+    (tmp_path / "windows-amd64-cp311").mkdir()
+    with pytest.raises(course.SetupError) as problem:
+        course.find_wheelhouse(tmp_path)
+    message = str(problem.value)
+    assert "windows-amd64-cp311" in message and course.this_machines_wheel_folder() in message
+    (tmp_path / course.this_machines_wheel_folder()).mkdir()
+    assert course.find_wheelhouse(tmp_path) == tmp_path / course.this_machines_wheel_folder()
+    monkeypatch.setattr(course, "DEFAULT_WHEELHOUSE", tmp_path / "absent")
+    assert course.find_wheelhouse(None) is None  # no wheelhouse: the ordinary online install
