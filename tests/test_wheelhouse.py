@@ -23,7 +23,8 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="CI builds and i
 def offline_environment(home):
     """No pip configuration, no index, no find-links from the machine: only what the command line gives."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PIP_", "PYTHON"))}
-    env.update(PIP_CONFIG_FILE=os.devnull, HOME=str(home), PIP_NO_CACHE_DIR="1",
+    # An attempt to reach an index fails at once rather than after pip's retries, so a breach fails quickly.
+    env.update(PIP_CONFIG_FILE=os.devnull, HOME=str(home), PIP_NO_CACHE_DIR="1", PIP_RETRIES="0", PIP_TIMEOUT="5",
                # Should anything still reach for the network, it meets a closed port.
                http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9", no_proxy="")
     return env
@@ -62,6 +63,11 @@ def test_student_installs_from_the_wheelhouse_with_no_network(linux_wheelhouse, 
     print(f"offline install in {time.perf_counter() - start:.0f} s")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "unusable" in result.stdout and "no network" in result.stdout
+    # pip treats an unreachable index as a warning and takes the wheels from --find-links anyway, so the install
+    # above would pass even if pip asked an index first; on a laptop without network each such attempt costs
+    # pip's retries (about 8 s per package). Every pip run must have been told --no-index.
+    pip_runs = [line for line in result.stdout.splitlines() if " -m pip install" in line]
+    assert pip_runs and all("--no-index" in line for line in pip_runs), pip_runs
 
     python = project / ".venv" / "bin" / "python"
     check = (
