@@ -316,7 +316,10 @@ def install_stamp(extras, wheelhouse):
 def ensure_course(python, extras, wheelhouse=None):
     """``pip install -e .[extras]`` unless the stamp says it is done; the stamp is written only on success."""
     stamp_file = python.parent.parent / ".course-installed.json"
-    stamps = json.loads(stamp_file.read_text()) if stamp_file.exists() else {}
+    try:
+        stamps = json.loads(stamp_file.read_text())
+    except (OSError, ValueError):  # none yet, or cut short while being written: install again
+        stamps = {}
     key = ",".join(sorted(extras)) or "lab"
     stamp = install_stamp(extras, wheelhouse)
     if stamps.get(key) == stamp:
