@@ -18,9 +18,9 @@ Course-specific (keep these whatever authenticator and spawner you choose):
 Authenticator and spawner, as shipped (this is what tests/test_hub.py runs): SharedPasswordAuthenticator,
 one class password for the students named in BNLIB_HUB_STUDENTS; SimpleLocalProcessSpawner, each student's
 home is BNLIB_HUB_HOMES/<name> (default: hub-homes/ in the course folder) and every server runs as the
-hub's own system user: students are kept apart by JupyterLab, not by the operating system. For a class that
-needs more, use system accounts: c.JupyterHub.authenticator_class = "pam", c.JupyterHub.spawner_class =
-"localprocess" (run the hub as root; homes are /home/<name>), or a DockerSpawner.
+hub's own system user, so students are not kept apart: a student's terminal can read the others' folders.
+For a class that needs separation, use system accounts: c.JupyterHub.authenticator_class = "pam",
+c.JupyterHub.spawner_class = "localprocess" (run the hub as root; homes are /home/<name>), or a DockerSpawner.
 
 Settings from the environment: BNLIB_HUB_STUDENTS (comma-separated), BNLIB_HUB_PASSWORD (at least 8
 characters), BNLIB_HUB_HOMES, BNLIB_HUB_STATE (database and cookie secret; default .cache/hub),
