@@ -2,6 +2,7 @@
 clear message, and PyTorch's CPU build is the default. The full install is exercised by CI's own `make test`
 (a fresh clone) and, offline, by test_wheelhouse.py."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -162,3 +163,42 @@ def test_makefile_targets_delegate_to_the_entry_point():
     dry_run = subprocess.run(["make", "-n", "lab", "TORCH=cuda", "WHEELHOUSE=/w"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout
     assert "--torch cuda" in dry_run and "--wheelhouse /w" in dry_run
+
+
+def test_lab_serves_the_learner_folder_on_localhost_with_a_token():
+    """`python -m bnlib.course lab`, as make lab and Windows run it, against the project's own .venv."""
+    if course.venv_problem(course.VENV) is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f".venv is missing or broken in CI: {course.venv_problem(course.VENV)}")
+        pytest.skip("no usable .venv in this checkout (make test creates it)")
+    import signal
+    import socket
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    lab = subprocess.Popen([sys.executable, "-m", "bnlib.course", "lab", "--port", str(port),
+                            "--ServerApp.open_browser=False"], cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        link = next(line for line in lab.stdout if "JupyterLab: http://127.0.0.1:" in line).split()[-1]
+        token = link.split("token=")[1]
+        api = f"http://127.0.0.1:{port}/api/contents/"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                listing = json.loads(urllib.request.urlopen(f"{api}?token={token}", timeout=5).read())
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline and lab.poll() is None, "JupyterLab did not start"
+                time.sleep(0.5)
+        served = {item["name"] for item in listing["content"]}
+        assert "00_start_here.ipynb" in served, served
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(api, timeout=5)
+        assert refused.value.code == 403  # without the token
+    finally:
+        os.killpg(lab.pid, signal.SIGTERM)
+        lab.wait(timeout=30)
