@@ -471,29 +471,17 @@ def build_wheelhouse(platforms, python_versions, dest, torch_version=TORCH_VERSI
 
 # --- the learners' notebooks ---------------------------------------------------------------------------------
 def prepare_learner_folder():
-    """Make sure the folder learners work in exists and return it; this is what ``lab`` serves.
+    """Bring the learners' own copies (my-notebooks/) up to date with the course and return that folder; this
+    is what ``lab`` serves. bnlib.workspace does the work and never overwrites a learner's edits."""
+    from bnlib import workspace  # standard library only, like this file
 
-    Today that is notebooks/ itself.
-    """
-    return ROOT / "notebooks"
-
-
-def copy_missing_files(source, dest):
-    """Copy every file under ``source`` that ``dest`` lacks; existing files (a learner's work) are never touched.
-
-    Returns the copied paths, relative to ``dest``. Checkpoints and caches are not copied.
-    """
-    copied = []
-    for path in sorted(Path(source).rglob("*")):
-        relative = path.relative_to(source)
-        if path.is_dir() or any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
-            continue
-        target = Path(dest) / relative
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-            copied.append(relative)
-    return copied
+    try:
+        changes = workspace.prepare_workspace()
+    except workspace.WorkspaceError as error:
+        raise SetupError(f"Your notebooks could not be prepared: {error}") from None
+    for change in changes:
+        say(change.message)
+    return workspace.WORKSPACE
 
 
 # --- the commands ----------------------------------------------------------------------------------------------

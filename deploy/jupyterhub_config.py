@@ -11,8 +11,9 @@ Course-specific (keep these whatever authenticator and spawner you choose):
 - Student servers run jupyterhub-singleuser from this environment, so bnlib, torch and JupyterLab are
   installed once, for everybody. PYTHONNOUSERSITE=1: nothing a student pip-installs into ~/.local can shadow
   them; PYTHONPATH is not passed on.
-- Before a student's server starts, the learner notebooks are copied into ~/batchnorm-course/, only the files
-  the student does not have yet: their work is never overwritten, and a deleted notebook comes back fresh.
+- Before a student's server starts, bnlib.workspace brings their copies in ~/batchnorm-course/ up to date with
+  the course's notebooks/ (the learners' versions, no solutions): new notebooks are copied in, untouched ones
+  updated, an edited one is never overwritten (the update goes beside it), a deleted one comes back fresh.
 - JupyterLab opens on 00_start_here.ipynb.
 
 Authenticator and spawner, as shipped (this is what tests/test_hub.py runs): SharedPasswordAuthenticator,
@@ -36,12 +37,12 @@ from pathlib import Path
 
 COURSE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(COURSE))
-from bnlib.course import copy_missing_files, prepare_learner_folder  # noqa: E402
+from bnlib.workspace import COURSE as COURSE_NOTEBOOKS  # noqa: E402
+from bnlib.workspace import prepare_workspace  # noqa: E402
 
 c = get_config()  # noqa: F821 (JupyterHub provides get_config)
 
 STUDENT_FOLDER = "batchnorm-course"
-LEARNER_NOTEBOOKS = prepare_learner_folder()
 HOMES = Path(os.environ.get("BNLIB_HUB_HOMES") or COURSE / "hub-homes")
 STATE = Path(os.environ.get("BNLIB_HUB_STATE") or COURSE / ".cache" / "hub")
 STATE.mkdir(parents=True, exist_ok=True)
@@ -64,9 +65,11 @@ if hasattr(os, "getuid") and os.getuid() == 0:
 
 
 def hand_out_learner_notebooks(spawner):
-    """Copy the learner notebooks the student does not have yet into their home; never overwrite."""
+    """Bring the student's own copies up to date with the course (bnlib.workspace, as make lab does): new
+    notebooks copied in, untouched ones updated, edited ones kept with the update put beside them."""
     home = Path(getattr(spawner, "home_dir", None) or os.path.expanduser(f"~{spawner.user.name}"))
-    copy_missing_files(LEARNER_NOTEBOOKS, home / STUDENT_FOLDER)
+    for change in prepare_workspace(COURSE_NOTEBOOKS, home / STUDENT_FOLDER):
+        spawner.log.info("%s: %s", spawner.user.name, change.message)
 
 
 c.Spawner.pre_spawn_hook = hand_out_learner_notebooks

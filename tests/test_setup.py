@@ -139,21 +139,6 @@ def test_a_torch_in_the_venv_is_kept_unless_the_other_build_is_asked_for():
     assert not course.torch_build_kept("2.13.0", "cpu", "cuda", explicit=True)
 
 
-def test_learner_copies_never_overwrite_work(tmp_path):
-    source, home = tmp_path / "source", tmp_path / "home"
-    (source / "exercises").mkdir(parents=True)
-    (source / "a.ipynb").write_text("fresh a")
-    (source / "exercises" / "b.ipynb").write_text("fresh b")
-    (source / ".ipynb_checkpoints").mkdir()
-    (source / ".ipynb_checkpoints" / "a-checkpoint.ipynb").write_text("")
-    assert course.copy_missing_files(source, home) == [Path("a.ipynb"), Path("exercises/b.ipynb")]
-    (home / "a.ipynb").write_text("the learner's work")
-    (home / "exercises" / "b.ipynb").unlink()
-    assert course.copy_missing_files(source, home) == [Path("exercises/b.ipynb")]
-    assert (home / "a.ipynb").read_text() == "the learner's work"
-    assert not (home / ".ipynb_checkpoints").exists()
-
-
 def test_makefile_targets_delegate_to_the_entry_point():
     """One implementation: make's set-up targets only call python -m bnlib.course."""
     for target, expected in [("lab", "-m bnlib.course lab"), ("test", "-m bnlib.course test"),
