@@ -17,7 +17,6 @@
 #   PLATFORMS="linux macos windows"  PYTHONS="3.11 3.12"   for make wheelhouse
 
 PYTHON ?= python3
-COURSE := $(PYTHON) -m bnlib.course
 SETUP_OPTIONS := $(if $(TORCH),--torch $(TORCH)) $(if $(TORCH_VERSION),--torch-version $(TORCH_VERSION)) \
 	$(if $(TORCH_INDEX),--torch-index $(TORCH_INDEX)) $(if $(WHEELHOUSE),--wheelhouse $(WHEELHOUSE))
 PY := .venv/bin/python
@@ -31,25 +30,25 @@ PYTHONS ?=
 
 # --- the two commands ---------------------------------------------------------------------------------
 lab:
-	$(COURSE) lab $(SETUP_OPTIONS) --port $(LAB_PORT) $(LAB_ARGS)
+	$(PYTHON) -m bnlib.course lab $(SETUP_OPTIONS) --port $(LAB_PORT) $(LAB_ARGS)
 
 test:
-	$(COURSE) test $(SETUP_OPTIONS) $(PYTEST_ARGS)
+	$(PYTHON) -m bnlib.course test $(SETUP_OPTIONS) $(PYTEST_ARGS)
 
 lint:
-	$(COURSE) lint $(SETUP_OPTIONS)
+	$(PYTHON) -m bnlib.course lint $(SETUP_OPTIONS)
 
 # The teacher, once, with network: every wheel the students need, per platform, into wheelhouse/.
 wheelhouse:
-	$(COURSE) wheelhouse --platform $(PLATFORMS) $(if $(PYTHONS),--python $(PYTHONS)) \
+	$(PYTHON) -m bnlib.course wheelhouse --platform $(PLATFORMS) $(if $(PYTHONS),--python $(PYTHONS)) \
 		$(if $(TORCH_VERSION),--torch-version $(TORCH_VERSION))
 
 # --- environment only -----------------------------------------------------------------------------------
 venv:
-	$(COURSE) setup $(SETUP_OPTIONS)
+	$(PYTHON) -m bnlib.course setup $(SETUP_OPTIONS)
 
 test-venv:
-	$(COURSE) setup --test $(SETUP_OPTIONS)
+	$(PYTHON) -m bnlib.course setup --test $(SETUP_OPTIONS)
 
 # --- the rest ----------------------------------------------------------------------------------------
 # Jupyter, IPython and matplotlib keep their state inside the project folder, not in your home folder.
