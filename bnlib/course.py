@@ -82,7 +82,7 @@ class SetupError(Exception):
     """Something the person at the keyboard must act on; the message says what happened and what to do."""
 
 
-# --- small helpers -------------------------------------------------------------------------------------------
+# --- printing, running, paths -------------------------------------------------------------------------------
 def say(message):
     print("[course] " + message, flush=True)
 
