@@ -29,10 +29,13 @@ def image_data(data):
     return as_images(X_train), y_train, as_images(X_test), y_test
 
 
-def make_cnn(*, norm: str | None = "batch", channels=(8, 16), num_classes: int = 10, seed: int = 0):
-    """A small CNN: [Conv 3×3 → (BatchNorm2d) → ReLU] × 2 → MaxPool 2×2 → Linear.
+def make_cnn(
+    *, norm: str | None = "batch", channels=(8, 16), num_classes: int = 10, kernel_size: int = 3, seed: int = 0
+):
+    """A small CNN: [Conv k×k → (BatchNorm2d) → ReLU] × 2 → MaxPool 2×2 → Linear, k = kernel_size (default 3).
 
     norm: "batch" (BatchNorm2d after each convolution, which then has no bias: β replaces it) or None.
+    kernel_size: an odd filter size; the padding (kernel_size − 1)/2 keeps every feature map 8×8.
     Input (N, 1, 8, 8) → feature maps (N, c1, 8, 8), (N, c2, 8, 8) → pooled (N, c2, 4, 4) → logits (N, 10).
     """
     import torch
@@ -40,10 +43,12 @@ def make_cnn(*, norm: str | None = "batch", channels=(8, 16), num_classes: int =
 
     if norm not in ("batch", None):
         raise ValueError(f"norm={norm!r}; use 'batch' or None.")
+    if kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size={kernel_size}; use an odd size such as 3 or 5, so the maps stay 8×8.")
     torch.manual_seed(seed)
     layers, width_in = [], 1
     for width in channels:
-        layers.append(nn.Conv2d(width_in, width, kernel_size=3, padding=1, bias=norm is None))
+        layers.append(nn.Conv2d(width_in, width, kernel_size, padding=kernel_size // 2, bias=norm is None))
         if norm == "batch":
             layers.append(nn.BatchNorm2d(width))
         layers.append(nn.ReLU())

@@ -447,6 +447,7 @@ def _sweep(
     batch_size,
     eval_every,
     seed,
+    momentum=0.0,
 ) -> dict:
     runs: dict = {}
     num_classes = int(max(int(data[1].max()), int(data[3].max()))) + 1
@@ -464,7 +465,14 @@ def _sweep(
                 seed=seed,
             )
             runs[norm][value] = train(
-                model, data, steps=steps, lr=model_lr, batch_size=batch_size, eval_every=eval_every, seed=seed
+                model,
+                data,
+                steps=steps,
+                lr=model_lr,
+                batch_size=batch_size,
+                eval_every=eval_every,
+                seed=seed,
+                momentum=momentum,
             )
     return runs
 
@@ -481,11 +489,13 @@ def learning_rate_sweep(
     batch_size=60,
     eval_every=None,
     seed=0,
+    momentum=0.0,
 ) -> dict:
     """Train one MLP per (norm, learning rate) on ``data``; returns ``{norm: {lr: TrainLog}}``.
 
     Every run starts from the same initial weights (``seed``) and sees the same mini-batches, so runs differ
     only in the norm layer and the learning rate. A run whose loss overflows stops (``log.diverged``).
+    ``momentum``: the optimizer's heavy-ball momentum (0 = plain SGD), not the BN layers' running-statistics one.
     """
     return _sweep(
         data,
@@ -500,6 +510,7 @@ def learning_rate_sweep(
         batch_size=batch_size,
         eval_every=eval_every,
         seed=seed,
+        momentum=momentum,
     )
 
 

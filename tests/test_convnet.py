@@ -33,6 +33,14 @@ def test_the_norm_choice_and_the_parameter_count():
         channel_statistics(torch.zeros(3, 4))
 
 
+def test_the_filter_size_keeps_the_maps_eight_by_eight():
+    five = make_cnn(norm="batch", channels=(4, 6), kernel_size=5)
+    assert five[0].weight.shape == (4, 1, 5, 5) and five(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+    assert five[0](torch.zeros(2, 1, 8, 8)).shape == (2, 4, 8, 8)
+    with pytest.raises(ValueError, match="odd size"):
+        make_cnn(kernel_size=4)
+
+
 def test_accuracy_curves_carry_a_second_cue_besides_hue():
     from bnlib.convnet import plot_accuracy_curves
 

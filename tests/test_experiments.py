@@ -212,6 +212,10 @@ def test_learning_rate_sweep_shares_the_start(small_data):
     assert set(sweep) == {None, "batch"} and all(set(runs) == {0.01, 0.1} for runs in sweep.values())
     # Same initial weights and batches: the first loss depends on neither the learning rate nor the step.
     assert sweep[None][0.01].losses[0] == sweep[None][0.1].losses[0]
+    # The optimizer's momentum reaches every run: same first loss, different later ones.
+    heavy = learning_rate_sweep(small_data, (0.1,), norms=(None,), hidden_sizes=(8,), steps=3, momentum=0.9)
+    assert heavy[None][0.1].losses[0] == sweep[None][0.1].losses[0]
+    assert heavy[None][0.1].losses[-1] != sweep[None][0.1].losses[-1]
 
 
 def test_group_norm_works_for_widths_not_divisible_by_eight():
