@@ -150,21 +150,14 @@ def serve(folder):
         server.server_close()
 
 
-def test_offline_the_math_is_typeset_and_no_request_leaves_the_machine(site):
+def test_offline_the_math_is_typeset_and_no_request_leaves_the_machine(site, browser):
     """Chromium with every request outside the local server blocked: the page must typeset its math."""
-    from harness import CHROMIUM, chromium
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    if not CHROMIUM.exists():
-        message = (
-            f"Chromium not found at {CHROMIUM}: the offline page test did NOT run (apt-get install chromium)"
-        )
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
     pages, out = site
     left_the_machine, served = [], []
-    with serve(out) as origin, chromium() as browser:
+    with serve(out) as origin:
+        page = browser.new_page()
 
         def only_local(route):
             url = route.request.url
@@ -175,10 +168,9 @@ def test_offline_the_math_is_typeset_and_no_request_leaves_the_machine(site):
                 left_the_machine.append(url)
                 route.abort()
 
-        browser.route("**/*", only_local)
+        page.route("**/*", only_local)
         missing = []  # files the page asked the site for and did not get (a font MathJax does not ship, say)
-        browser.on("response", lambda response: response.status >= 400 and missing.append(response.url))
-        page = browser.new_page()
+        page.on("response", lambda response: response.status >= 400 and missing.append(response.url))
         page.goto(f"{origin}/{pages[0].html.relative_to(out).as_posix()}")
         try:
             page.wait_for_function("window.MathJax && MathJax.isReady", timeout=20_000)
@@ -197,6 +189,7 @@ def test_offline_the_math_is_typeset_and_no_request_leaves_the_machine(site):
                    return copy.innerText;
                }).join('\\n')"""
         )
+        page.close()
     assert left_the_machine == [], f"requests that left the machine: {left_the_machine}"
     assert mathjax_ready and any("/mathjax/" in url for url in served), "MathJax did not load from the site"
     assert missing == [], f"the site lacks files its pages load: {missing}"
