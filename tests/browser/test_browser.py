@@ -1,10 +1,12 @@
 """Each interactive notebook, opened in JupyterLab in a real Chromium: Run All works, no output is an
-error, every figure draws, and moving a slider by keyboard repaints its figure."""
+error, every figure draws, every live figure fits a laptop and a projector screen (tests/browser/fit.py),
+and moving a slider by keyboard repaints its figure."""
 
 import re
 
 import nbformat
 import pytest
+from fit import LAPTOP, PROJECTOR, live_output_count, show_screen, unfit_outputs
 from harness import LabNotebook
 from notebook_runner import all_notebooks
 from paths import NOTEBOOKS
@@ -52,6 +54,14 @@ def test_notebook_in_jupyterlab(lab, browser, path, panel_cells):
         # A figure left stale is redrawn after every kernel message, and each redraw sends the next one:
         # the kernel then never rests and every slider waits behind it.
         assert notebook.goes_quiet(), "the kernel keeps sending messages with nothing touched"
+        # Every live output, whatever draws it: controls, figure and readouts at one scroll position, on a
+        # laptop with the file browser open and on a projector with it collapsed; no label cut.
+        assert live_output_count(notebook) >= panels
+        unfit = unfit_outputs(notebook, LAPTOP) + unfit_outputs(notebook, PROJECTOR)
+        assert not unfit, "\n".join(unfit)
+        show_screen(notebook, LAPTOP)  # the sliders below are moved on the laptop screen
+        for panel in range(panels):
+            assert every_slider_moves_by_keyboard(notebook, panel) == []
         for panel in range(panels):
             before = notebook.wait_for_figure(panel)
             # Not every slider changes every setting's picture (an offset vanishes once features are
@@ -66,6 +76,23 @@ def test_notebook_in_jupyterlab(lab, browser, path, panel_cells):
         assert notebook.errors() == []
     finally:
         notebook.close()
+
+
+def every_slider_moves_by_keyboard(notebook, panel: int) -> list[str]:
+    """Each slider of the panel takes a key press (Page Up, or Page Down at its maximum) and a second one
+    back, as a learner without a mouse would move it; returns the sliders that did not move."""
+    stuck = []
+    for slider in range(notebook.slider_count(panel)):
+        handle = notebook.slider_handle(panel, slider)
+        handle.scroll_into_view_if_needed()
+        start = handle.get_attribute("aria-valuenow")
+        at_top = float(start) >= float(handle.get_attribute("aria-valuemax"))
+        there, back = ("PageDown", "PageUp") if at_top else ("PageUp", "PageDown")
+        handle.press(there)
+        if handle.get_attribute("aria-valuenow") == start:
+            stuck.append(f"{notebook.name}: slider {slider} of panel {panel} did not move with {there}")
+        handle.press(back)
+    return stuck
 
 
 def test_a_question_map_link_opens_its_notebook_at_the_answer(lab, browser):
