@@ -105,6 +105,31 @@ PALETTE = {
     "grey": "#767676",  # reference lines and keys: 4.5:1 against white
 }
 
+# Machado, Oliveira & Fernandes (2009), severity 1: linear-RGB matrices that show a colour as a viewer with
+# protanopia or deuteranopia (the common red–green deficiencies) sees it.
+_COLOUR_VISION = {
+    "protanopia": np.array(
+        [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]]
+    ),
+    "deuteranopia": np.array(
+        [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.011820, 0.042940, 0.968881]]
+    ),
+}
+
+
+def simulate_colour_vision(rgb, deficiency: str) -> np.ndarray:
+    """Colours as seen with a colour-vision deficiency ("protanopia" or "deuteranopia").
+
+    rgb: array (..., 3) of sRGB values in [0, 1] (an image or a list of colours). Returns the same shape.
+    """
+    if deficiency not in _COLOUR_VISION:
+        raise ValueError(f"unknown deficiency {deficiency!r}; choose one of {list(_COLOUR_VISION)}.")
+    srgb = np.clip(np.asarray(rgb, dtype=float), 0.0, 1.0)
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    seen = np.clip(linear @ _COLOUR_VISION[deficiency].T, 0.0, 1.0)
+    return np.where(seen <= 0.0031308, 12.92 * seen, 1.055 * seen ** (1 / 2.4) - 0.055)
+
+
 # The box every panel is laid into, in CSS pixels: the output width of a notebook on a 1366×768 laptop with
 # JupyterLab's file browser open (934 px) and the notebook height on a 1280×720 projector with it collapsed
 # (599 px), each less a margin. Measured in Chromium; tests/browser/test_browser.py checks every panel in both.

@@ -200,3 +200,34 @@ def test_readouts_are_announced_and_never_break_mid_phrase():
 def test_the_static_picture_has_alt_text():
     bundle = GeometricGrowth()._repr_mimebundle_()
     assert 'alt="r to the k. Draws r**k' in bundle["text/html"]
+
+
+def lab(rgb):
+    """CIELAB (D65) of sRGB colours in [0, 1], shape (..., 3)."""
+    rgb = np.asarray(rgb, dtype=float)
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+    f = np.cbrt(xyz / np.array([0.9505, 1.0, 1.089]))
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+
+@pytest.mark.parametrize("deficiency", ["protanopia", "deuteranopia"])
+def test_contrasted_colours_stay_apart_for_red_green_colour_blindness(deficiency):
+    """The pairs the panels contrast (before/after, with/without BN, height/age, saturated/linear shading)
+    stay clearly apart (CIELAB ΔE > 20) as a viewer with protanopia or deuteranopia sees them. The old red
+    and green shading of the saturation regions did not."""
+    from matplotlib.colors import to_rgb
+
+    from bnlib.live import PALETTE, simulate_colour_vision
+
+    pairs = [("vermillion", "blue"), ("orange", "blue"), ("sky", "vermillion"), ("black", "orange")]
+    pairs = [(PALETTE[a], PALETTE[b]) for a, b in pairs] + [
+        ("#fde9cc", "#d6ecfa"),
+        ("#e3e3e3", PALETTE["sky"]),
+    ]
+    for first, second in pairs:
+        seen = simulate_colour_vision([to_rgb(first), to_rgb(second)], deficiency)
+        distance = np.linalg.norm(lab(seen[0]) - lab(seen[1]))
+        assert distance > 20, f"{first} and {second} look alike with {deficiency}: ΔE = {distance:.1f}"
+    old_red, old_green = simulate_colour_vision([to_rgb("#fecaca"), to_rgb("#bbf7d0")], deficiency)
+    assert np.linalg.norm(lab(old_red) - lab(old_green)) < 20

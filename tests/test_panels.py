@@ -120,7 +120,9 @@ def test_learning_rate_panel_keeps_its_limits_and_names_an_overflow():
     from bnlib.panels.network import LearningRatePanel
 
     def run(losses, diverged_at=None):
-        return TrainLog(losses=losses, evaluated_steps=[len(losses)], test_accuracy=[0.9], diverged_at=diverged_at)
+        return TrainLog(
+            losses=losses, evaluated_steps=[len(losses)], test_accuracy=[0.9], diverged_at=diverged_at
+        )
 
     sweep = {
         None: {0.1: run([2.3, 1.0, 0.5]), 10.0: run([2.3, 1e6, float("inf")], diverged_at=3)},
@@ -186,11 +188,17 @@ def test_controls_meant_to_repaint_cause_no_full_redraw(panel_class):
     assert not unknown, f"full_redraw_controls names no control of the panel: {unknown}"
 
 
+CUT_TEXT = {
+    "LossSurfacePanel": "to be replaced by a browser-drawn loss surface; shrunk, its axis labels leave the figure"
+}
+
+
 @pytest.mark.parametrize("mode", ["laptop", "projector"])
-@pytest.mark.parametrize("panel_class", PANELS, ids=panel_id)
-def test_figure_text_is_large_enough(panel_class, mode):
+@pytest.mark.parametrize("panel_class", with_known_gaps(PANELS, CUT_TEXT), ids=panel_id)
+def test_figure_text_is_large_enough_and_whole(panel_class, mode):
     """Every visible text in the figure (tick labels, titles, legends, keys, the message) is at least 10 pt,
-    and 12 pt in projector mode, after a full draw (tick labels are made while drawing)."""
+    and 12 pt in projector mode, after a full draw (tick labels are made while drawing); and none is cut by
+    the figure's edge."""
     from matplotlib.text import Text
 
     projector(mode == "projector")
@@ -206,3 +214,23 @@ def test_figure_text_is_large_enough(panel_class, mode):
         if text.get_visible() and text.get_text().strip() and text.get_fontsize() < smallest
     ]
     assert not small, f"text below {smallest} pt: {small[:5]}"
+    # What is drawn: each axes with its tick labels, titles and texts, and the figure's own texts and legends.
+    renderer = panel.fig.canvas.get_renderer()
+    inside = panel.fig.bbox.padded(1.0)
+    drawn = [
+        (f"axes {i}", ax.get_tightbbox(renderer, bbox_extra_artists=[t for t in ax.texts if t.get_text()]))
+        for i, ax in enumerate(panel.fig.axes)
+        if ax.get_visible()
+    ]
+    drawn += [
+        (t.get_text(), t.get_window_extent(renderer))
+        for t in panel.fig.texts
+        if t.get_visible() and t.get_text()
+    ]
+    drawn += [("legend", legend.get_window_extent(renderer)) for legend in panel.fig.legends]
+    cut = [name for name, box in drawn if not _within(box, inside)]
+    assert not cut, f"cut by the figure's edge: {cut}"
+
+
+def _within(box, outer) -> bool:
+    return box.x0 >= outer.x0 and box.x1 <= outer.x1 and box.y0 >= outer.y0 and box.y1 <= outer.y1

@@ -176,7 +176,7 @@ class NormAxesPanel(Panel):
         # title would force a full redraw of the figure.
         (self.cross,) = self.ax.plot([], [], "x", color="black", ms=7, mew=2)
         self.caption = self.ax.text(0.5, -0.1, "", transform=self.ax.transAxes, ha="center")
-        key = "× dark: picked    middle: shares its mean and variance    light: others"
+        key = "× dark: picked    middle: shares its statistics    light: others"
         fig.text(0.5, 0.02, key, ha="center", color="#333333")
         fig.subplots_adjust(left=0.09, right=0.99, top=0.86, bottom=0.17)
 
@@ -201,7 +201,7 @@ class NormAxesPanel(Panel):
         unit = "feature" if len(self.shape) == 2 else "channel"
         per = {"batch": f"per {unit}, across the batch", "layer": "per example, across its features",
                "instance": "per example and channel", "group": f"per example and {unit} group"}[norm]
-        self.caption.set_text(f"{NORM_LABELS[norm]}: one mean and variance {per}")
+        self.caption.set_text(f"{NORM_LABELS[norm]}: statistics {per}")
         x_hat = (self.x[index] - means[label]) / np.sqrt(stds[label] ** 2 + 1e-5)
         return {
             "values sharing the statistics": str(count),

@@ -140,13 +140,15 @@ class GammaBetaPanel(Panel):
         fig.subplots_adjust(left=0.02, right=0.98, top=0.92, bottom=0.16, hspace=0.42, wspace=0.12)
 
     def _label_regions(self, ax, grid, saturated, near_linear):
-        """Direct labels on the shading: 'sat.' at the left end of the saturated region, 'lin.' at the middle
-        of the near-linear one (the second cue besides the hatching)."""
+        """Direct labels on the shading: 'sat.' at the left end of the saturated region, 'lin.' in the middle
+        of the near-linear one where it is wide enough (a label besides the hatching)."""
         label = {"ha": "center", "va": "top", "color": "#333333"}
         if saturated.any():
             left_end = grid[saturated][0] + 1.6
             self.fixed(ax.text(left_end, 1.02, "sat.", **label))
-        if near_linear.any():
+        if (
+            near_linear.any() and np.ptp(grid[near_linear]) > 4.0
+        ):  # wide enough for its label (ReLU: half a line)
             middle = grid[near_linear].mean() + 0.8
             self.fixed(ax.text(middle, 1.02, "lin.", **label))
 

@@ -185,7 +185,7 @@ class VarianceEstimatorPanel(Panel):
 
     def setup(self, fig):
         self.ax = fig.add_subplot()
-        fig.subplots_adjust(left=0.04, right=0.98, top=0.88, bottom=0.16)
+        fig.subplots_adjust(left=0.04, right=0.96, top=0.88, bottom=0.16)
         # Colour and line style: ÷n solid vermillion, ÷(n − 1) dashed blue; their averages dotted.
         styles = {"÷n (biased)": (PALETTE["vermillion"], "-"), "÷(n − 1) (unbiased)": (PALETTE["blue"], "--")}
         self.names = list(styles)
@@ -323,7 +323,7 @@ class HiddenDriftPanel(Panel):
         self.hidden_start = self.ax_hidden.stairs([0.0], [0.0, 1.0], color="black", lw=1.2, ls="--")
         (self.hidden_mean,) = self.ax_hidden.plot([], [], "v", color=PALETTE["orange"], mec="black", ms=8)
         self.hidden_title = live_title(self.ax_hidden)
-        self.ax_hidden.set_xlabel("hidden unit's input x·w + b (dashed: step 0)")
+        self.ax_hidden.set_xlabel("hidden unit's input (dashed: step 0)")
         # One ruler for every unit and step (the range of all recorded pre-activations), so the axes
         # never move: a drift shows as the histogram sliding along it. Heights are relative to the
         # tallest bar (the y axis has no ticks), so the height of the axes is fixed too.

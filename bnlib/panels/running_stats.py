@@ -50,6 +50,9 @@ def legend_above(fig, ax, handles=None, labels=None, ncols=3):
         ncols=ncols,
         frameon=False,
         borderaxespad=0.2,
+        handlelength=1.5,  # compact, so three entries fit above one axes in projector mode
+        handletextpad=0.4,
+        columnspacing=1.0,
     )
 
 
@@ -128,7 +131,7 @@ class RunningStatsPanel(Panel):
         self.axes[0].set_xlim(-0.01 * MAX_STEPS, 1.02 * MAX_STEPS)
         self.axes[1].set_xlabel("training step")
         dots, running, population = self.dots[0], self.running[0], self.axes[0].lines[-1]
-        labels = ["batch statistic, per step", "running estimate", "population"]
+        labels = ["batch statistic", "running estimate", "population"]
         legend_above(fig, self.axes[0], [dots, running, population], labels)
         fig.tight_layout(rect=(0, 0, 1, 0.93))
 
