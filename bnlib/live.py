@@ -625,6 +625,43 @@ class Panel:
                 line.set_linewidth(line.get_linewidth() * self.style.line_scale)
                 line.set_markersize(line.get_markersize() * self.style.line_scale)
                 line.set_markeredgewidth(line.get_markeredgewidth() * self.style.line_scale)
+        self._keep_text_inside()
+
+    def _keep_text_inside(self, pad: float = 3.0) -> None:
+        """Move the axes inward, all together, when their tick labels, titles or texts reach past the
+        figure's edge (a figure shrunk to fit the laptop, or text enlarged for a projector). pad: pixels."""
+        renderer = self.fig.canvas.get_renderer()
+        axes = [ax for ax in self.fig.axes if ax.get_visible()]
+        if not axes:
+            return
+        from matplotlib.transforms import Bbox
+
+        drawn = Bbox.union(
+            [
+                ax.get_tightbbox(renderer, bbox_extra_artists=[t for t in ax.texts if t.get_text()])
+                for ax in axes
+            ]
+        )
+        frames = Bbox.union([ax.get_window_extent(renderer) for ax in axes])
+        width, height = self.fig.bbox.width, self.fig.bbox.height
+        if drawn.x0 >= 0 and drawn.y0 >= 0 and drawn.x1 <= width and drawn.y1 <= height:
+            return
+        # Where the frames must go so that what sticks out of them fits: the same overhang, inside the edge.
+        target = Bbox.from_extents(
+            max(frames.x0, frames.x0 - drawn.x0 + pad),
+            max(frames.y0, frames.y0 - drawn.y0 + pad),
+            min(frames.x1, width - (drawn.x1 - frames.x1) - pad),
+            min(frames.y1, height - (drawn.y1 - frames.y1) - pad),
+        )
+        for ax in axes:
+            box = ax.get_position(original=True)
+            x0, x1 = np.interp(
+                [box.x0 * width, box.x1 * width], [frames.x0, frames.x1], [target.x0, target.x1]
+            )
+            y0, y1 = np.interp(
+                [box.y0 * height, box.y1 * height], [frames.y0, frames.y1], [target.y0, target.y1]
+            )
+            ax.set_position([x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height])
 
     def _dynamic_artists(self) -> list:
         """What a render may change: the axes' artists not declared ``fixed``, axes legends (drawn above the

@@ -188,13 +188,8 @@ def test_controls_meant_to_repaint_cause_no_full_redraw(panel_class):
     assert not unknown, f"full_redraw_controls names no control of the panel: {unknown}"
 
 
-CUT_TEXT = {
-    "LossSurfacePanel": "to be replaced by a browser-drawn loss surface; shrunk, its axis labels leave the figure"
-}
-
-
 @pytest.mark.parametrize("mode", ["laptop", "projector"])
-@pytest.mark.parametrize("panel_class", with_known_gaps(PANELS, CUT_TEXT), ids=panel_id)
+@pytest.mark.parametrize("panel_class", PANELS, ids=panel_id)
 def test_figure_text_is_large_enough_and_whole(panel_class, mode):
     """Every visible text in the figure (tick labels, titles, legends, keys, the message) is at least 10 pt,
     and 12 pt in projector mode, after a full draw (tick labels are made while drawing); and none is cut by
