@@ -43,10 +43,11 @@ Layout: made for a laptop. Every panel must show all its controls, its whole fig
 one scroll position on a 1366×768 laptop with JupyterLab's file browser open (934 px of output width) and on
 a 1280×720 projector with it collapsed (599 px of notebook height). The toolkit lays every panel into
 PANEL_BOX (CSS pixels) and picks the arrangement itself: the controls in a column beside the figure, or in a
-strip above it when that leaves the figure larger; ``figsize`` is shrunk (never enlarged) to the space left,
-keeping its aspect. Readouts sit below, as one-line items that wrap as wholes, in an aria-live region that a
-screen reader announces. Labels are sized to the longest control description, so none is cut. Keep
-descriptions and readout names short (a readout item must fit PANEL_BOX's width).
+strip above it when that leaves the figure clearly larger; ``figsize`` is shrunk (never enlarged) to the
+space left, keeping its aspect, and the axes move inward once if their labels would then leave the figure.
+Readouts sit below, as one-line items that wrap as wholes, in an aria-live region that a screen reader
+announces. Labels are sized to the longest control description, so none is cut. Keep descriptions and
+readout names short (a readout item must fit PANEL_BOX's width).
 tests/browser/test_browser.py measures this in Chromium for every panel of every notebook.
 
 Text, colour, projector: figure text is never smaller than ``style().text_pt`` (10 pt; 12 pt in projector
