@@ -594,14 +594,14 @@ class Panel:
 
     # ----- internals ----------------------------------------------------------------------------
     def _size_controls(self) -> None:
-        """Every control CONTROL_WIDTH wide, with labels as wide as the longest description (none cut)."""
+        """Every control as wide as the column, with labels as wide as the longest description (none cut)."""
         import ipywidgets as widgets
 
         labelled = [w for w in self._controls.values() if not isinstance(w, widgets.Checkbox)]
         longest = max((len(w.description) for w in labelled), default=0)
         label_width = min(CONTROL_WIDTH - 140, math.ceil(longest * LABEL_PX_PER_CHAR) + 8)
         for widget in self._controls.values():
-            widget.layout.width = f"{CONTROL_WIDTH}px"
+            widget.layout.width = f"{CONTROL_WIDTH - 8}px"  # ipywidgets adds a margin on each side
             if isinstance(widget, widgets.Checkbox):
                 widget.indent = False  # its description sits right of the box, not in the label column
             elif longest:

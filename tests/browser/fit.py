@@ -76,6 +76,12 @@ async () => {
         cut.push(`readout "${describe(element)}" wraps`);
       }
     }
+    // A control wider than the column or strip that holds it is clipped there (a menu's right end).
+    for (const holder of output.querySelectorAll('.widget-inline-hbox')) {
+      if (!shown(holder)) continue;
+      const box = holder.getBoundingClientRect(), room = holder.parentElement.getBoundingClientRect();
+      if (box.right > room.right + 0.5) cut.push(`control "${describe(holder)}" sticks out of its column`);
+    }
     const figures = parts.filter(([kind]) => kind === 'figure').length;
     const controls = parts.filter(([kind]) => kind === 'control').length;
     const readouts = parts.filter(([kind]) => kind === 'readouts').length;
