@@ -4,7 +4,8 @@ The visible area is the notebook panel's scroll area (JupyterLab's ``.jp-Windowe
 left of the window under the menu, the tabs and the notebook's toolbar, right of the side bar, above the
 status bar. A live output is any output area holding a canvas and a control (slider, menu, checkbox, input).
 It fits when, scrolled to its top, all of its controls, its canvases and its readouts (``[aria-live]``) lie
-inside that area, and no label or readout is cut (its text wider than its box) or broken over two lines.
+inside that area, no label or readout is cut (its text wider than its box) or broken over two lines, no
+control sticks out of its column, and every control can take the keyboard focus.
 
     problems = unfit_outputs(notebook, LAPTOP)   # [] when every live output of the open notebook fits
 """
@@ -81,6 +82,13 @@ async () => {
       if (!shown(holder)) continue;
       const box = holder.getBoundingClientRect(), room = holder.parentElement.getBoundingClientRect();
       if (box.right > room.right + 0.5) cut.push(`control "${describe(holder)}" sticks out of its column`);
+    }
+    // Every control reachable with the Tab key (a keyboard user's only way in).
+    for (const [kind, element] of parts) {
+      const focusable = element.matches('input, select, [role=slider], button');
+      if (kind === 'control' && focusable && (element.tabIndex < 0 || element.disabled)) {
+        cut.push(`control "${describe(element)}" cannot take the keyboard focus`);
+      }
     }
     const figures = parts.filter(([kind]) => kind === 'figure').length;
     const controls = parts.filter(([kind]) => kind === 'control').length;

@@ -61,9 +61,8 @@ def test_notebook_in_jupyterlab(lab, browser, path, panel_cells):
         assert not unfit, "\n".join(unfit)
         show_screen(notebook, LAPTOP)  # the sliders below are moved on the laptop screen
         for panel in range(panels):
-            assert every_slider_moves_by_keyboard(notebook, panel) == []
-        for panel in range(panels):
             before = notebook.wait_for_figure(panel)
+            # By keyboard, as a learner without a mouse moves it (fit.py checks every control takes the focus).
             # Not every slider changes every setting's picture (an offset vanishes once features are
             # standardized), so try the sliders in order until one repaints the figure.
             repainted = False
@@ -76,23 +75,6 @@ def test_notebook_in_jupyterlab(lab, browser, path, panel_cells):
         assert notebook.errors() == []
     finally:
         notebook.close()
-
-
-def every_slider_moves_by_keyboard(notebook, panel: int) -> list[str]:
-    """Each slider of the panel takes a key press (Page Up, or Page Down at its maximum) and a second one
-    back, as a learner without a mouse would move it; returns the sliders that did not move."""
-    stuck = []
-    for slider in range(notebook.slider_count(panel)):
-        handle = notebook.slider_handle(panel, slider)
-        handle.scroll_into_view_if_needed()
-        start = handle.get_attribute("aria-valuenow")
-        at_top = float(start) >= float(handle.get_attribute("aria-valuemax"))
-        there, back = ("PageDown", "PageUp") if at_top else ("PageUp", "PageDown")
-        handle.press(there)
-        if handle.get_attribute("aria-valuenow") == start:
-            stuck.append(f"{notebook.name}: slider {slider} of panel {panel} did not move with {there}")
-        handle.press(back)
-    return stuck
 
 
 def test_a_question_map_link_opens_its_notebook_at_the_answer(lab, browser):
