@@ -154,7 +154,8 @@ def fast_path_values(widget) -> list:
 
 # Panels that do not declare their full-redraw controls yet, and why (strict: the day one passes, remove it).
 UNDECLARED = {
-    "LossSurfacePanel": "to be replaced by a browser-drawn loss surface; its units and transform redraw the axes",
+    "LossSurfacePanel": "drawn in the browser (LossSurfaceWidget); its matplotlib figure, the static picture, "
+    "redraws its axes for a new unit or transform and does not declare full_redraw_controls",
 }
 
 
