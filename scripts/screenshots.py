@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "browser")]
 
-from fit import LAPTOP, show_screen  # noqa: E402
+from fit import LAPTOP, live_outputs, show_screen  # noqa: E402
 from harness import JupyterLab, LabNotebook, chromium  # noqa: E402
 from paths import NOTEBOOKS  # noqa: E402
 
@@ -38,7 +39,7 @@ def choose(description: str, option: str) -> Callable:
     """An action that picks ``option`` in the panel's dropdown labelled ``description``, as a learner does."""
 
     def act(panel) -> None:
-        panel.locator(".widget-dropdown", has_text=description).locator("select").select_option(option)
+        panel.get_by_label(description, exact=True).select_option(option)
 
     return act
 
@@ -47,7 +48,7 @@ def choose(description: str, option: str) -> Callable:
 class Shot:
     file: str  # PNG name in docs/images/
     notebook: str  # relative to notebooks/
-    panel: int  # index of the panel among the notebook's displayed panels, in order
+    panel: int  # index of the panel among the notebook's live outputs (ipympl or page-drawn), in order
     shows: str  # what the picture shows, for the README
     action: Callable | None = None  # done on the panel before the picture is taken
     theme: str = "light"  # JupyterLab's theme: "light" or "dark"
@@ -80,7 +81,13 @@ SHOTS = [
         "which values share a mean and a variance, (N, C, H, W)",
     ),
     Shot("gamma_beta.png", "04_gamma_and_beta.ipynb", 0, "γ sets the spread, β the centre"),
-    Shot("gamma_beta_dark.png", "04_gamma_and_beta.ipynb", 0, "the same in JupyterLab's dark theme", theme="dark"),
+    Shot(
+        "gamma_beta_dark.png",
+        "04_gamma_and_beta.ipynb",
+        0,
+        "the same in JupyterLab's dark theme",
+        theme="dark",
+    ),
     Shot("running_stats.png", "05_train_vs_inference.ipynb", 0, "running statistics chasing the population"),
     Shot("variance_shift.png", "08_bn_in_practice.ipynb", 0, "dropout before batch norm: the variance shift"),
 ]
@@ -127,18 +134,17 @@ def take(shots: list[Shot], out: Path = IMAGES) -> list[Path]:
 
 
 def _shoot(notebook: LabNotebook, shot: Shot, out: Path) -> Path:
-    if shot.panel >= notebook.panel_count():
-        raise IndexError(
-            f"{shot.notebook} shows {notebook.panel_count()} panels; there is no panel {shot.panel}"
-        )
-    panel = notebook.panels().nth(shot.panel)
+    count = live_outputs(notebook).count()
+    if shot.panel >= count:
+        raise IndexError(f"{shot.notebook} shows {count} live figures; there is no figure {shot.panel}")
+    panel = live_outputs(notebook).nth(shot.panel)
     _use_theme(notebook, shot.theme)
-    notebook.wait_for_figure(shot.panel)
+    _wait_for_figure(panel)
     if shot.action is not None:
-        before = notebook.canvas_png(shot.panel)
+        before = _wait_for_figure(panel)
         shot.action(panel)
         notebook.page.wait_for_timeout(500)
-        if notebook.wait_for_figure(shot.panel) == before:
+        if _wait_for_figure(panel) == before:
             raise RuntimeError(f"{shot.file}: the figure did not change after the action")
     panel.scroll_into_view_if_needed()
     png = fit_budget(notebook.page.screenshot(clip=_content_box(panel)))
@@ -162,9 +168,26 @@ def _use_theme(notebook: LabNotebook, theme: str) -> None:
     notebook.page.wait_for_timeout(500)
 
 
+def _wait_for_figure(panel, timeout_s: float = 30.0) -> bytes:
+    """Wait until the panel's first canvas shows a drawn picture that stopped changing; returns its PNG."""
+    canvas = panel.locator("canvas").first
+    deadline, previous = time.monotonic() + timeout_s, b""
+    while time.monotonic() < deadline:
+        canvas.scroll_into_view_if_needed()
+        current = canvas.screenshot()
+        if current == previous and len(set(current[100:])) >= 3:  # the same twice, and not blank
+            return current
+        previous = current
+        time.sleep(0.5)
+    raise TimeoutError("a live figure never finished drawing")
+
+
 def _content_box(panel) -> dict:
     """The page area of the panel's box (title, controls, figure, readouts), without the output's empty width."""
-    box = panel.locator(".widget-vbox").first.bounding_box()
+    box = panel.locator(":scope > *").first.bounding_box()
+    inner = panel.locator(".widget-vbox")
+    if inner.count():  # an ipywidgets panel: its outermost box, not the full-width output wrapper
+        box = inner.first.bounding_box()
     # A little room on the right and below; none above, where the cell's printed output may sit.
     return {"x": box["x"], "y": box["y"], "width": box["width"] + 6, "height": box["height"] + 4}
 
@@ -194,7 +217,9 @@ def main(argv: list[str] | None = None) -> None:
         "only", nargs="?", default="", help="take only the shots whose file name contains this"
     )
     parser.add_argument(
-        "--colour-vision", action="store_true", help="also write each shot as seen with protanopia, deuteranopia"
+        "--colour-vision",
+        action="store_true",
+        help="also write each shot as seen with protanopia, deuteranopia",
     )
     args = parser.parse_args(argv)
     shots = [s for s in SHOTS if args.only in s.file]

@@ -22,6 +22,9 @@ class Screen:
     file_browser_open: bool
 
 
+# A live output: an output area with a canvas and a control, whatever draws it (ipympl or a page-drawn widget).
+LIVE_OUTPUT_SELECTOR = ".jp-OutputArea-output:has(canvas):has(input, select, [role=slider])"
+
 LAPTOP = Screen("laptop 1366×768, file browser open", (1366, 768), True)
 PROJECTOR = Screen("projector 1280×720, file browser collapsed", (1280, 720), False)
 
@@ -69,7 +72,7 @@ async () => {
       }
     }
     // Text cut by its box (an ellipsis), or a readout broken over two lines.
-    const texts = output.querySelectorAll('.widget-label, .widget-label-basic, .widget-readout, [aria-live] span');
+    const texts = output.querySelectorAll('label, .widget-label-basic, .widget-readout, [aria-live] span');
     for (const element of texts) {
       if (!shown(element)) continue;
       if (element.scrollWidth > element.clientWidth + 1) cut.push(`"${describe(element)}" is cut`);
@@ -128,8 +131,10 @@ def unfit_outputs(notebook, screen: Screen) -> list[str]:
     return problems
 
 
+def live_outputs(notebook):
+    """The open notebook's live outputs, in order, as a Playwright locator."""
+    return notebook.page.locator(f".jp-NotebookPanel:not(.lm-mod-hidden) {LIVE_OUTPUT_SELECTOR}")
+
+
 def live_output_count(notebook) -> int:
-    return notebook.page.evaluate(
-        """() => [...window.jupyterapp.shell.currentWidget.node.querySelectorAll('.jp-OutputArea-output')]
-            .filter(o => o.querySelector('canvas') && o.querySelector('input, select, [role=slider]')).length"""
-    )
+    return live_outputs(notebook).count()
