@@ -5,13 +5,15 @@ that matter. Write one by subclassing :class:`Panel`::
 
     class StepSizePanel(Panel):
         title = "Gradient descent on a parabola"
-        figsize = (6, 3.5)
+        figsize = (6, 3.5)                        # preferred size in inches; shrunk to fit a laptop
 
         def controls(self):                       # once: name -> ipywidgets value widget
             return {"lr": widgets.FloatSlider(value=0.1, min=0.01, max=2.5, step=0.01, description="η")}
 
         def setup(self, fig):                     # once: axes and artists, kept on self
             self.ax = fig.add_subplot()
+            self.ax.set(xlim=(0, 50), ylim=(-3, 3))  # fixed limits: moving η only repaints the path
+            self.fixed(self.ax.axhline(0, color=PALETTE["grey"]))  # never changes: drawn once
             (self.path,) = self.ax.plot([], [], "o-")
 
         def render(self, lr):                     # every change: the controls' values as keywords
@@ -19,23 +21,56 @@ that matter. Write one by subclassing :class:`Panel`::
             if not np.all(np.isfinite(w)):
                 raise Unstable(f"η = {lr} is above 2/λ = 2: the steps grow and gradient descent diverges.")
             self.path.set_data(range(len(w)), w)  # ... and update artists in place
-            return {"final w": f"{w[-1]:.3g}"}    # readouts shown beside the figure
+            return {"final w": f"{w[-1]:.3g}"}    # readouts shown with the figure
 
 In a notebook (after ``%matplotlib widget``) the panel is the last expression of a cell: ``StepSizePanel()``.
 
 What the base class does for every panel:
     * builds the controls, the figure and the layout once, and calls ``render`` again on every change;
-    * turns any exception (and numpy overflow or invalid values) raised by ``render`` into a message drawn
-      on the figure, so a slider can never break the panel; raise :class:`Unstable` with a sentence for the
-      learner when a setting diverges or is degenerate;
+    * turns :class:`Unstable` (raise it with a sentence for the learner when a setting diverges or is
+      degenerate) and numpy overflow or invalid values into a message drawn on the figure, so a slider can
+      never break the panel; any other exception is a bug: it is shown too (the panel keeps working) and
+      kept in ``panel.last_error``, and the test suite fails on it;
     * gives tests and benchmarks the same handle a slider has: ``panel.set(lr=0.5)``, ``panel.values``,
-      ``panel.readouts``, ``panel.message``, ``panel.drawn()``, ``panel.last_update_seconds``;
+      ``panel.readouts``, ``panel.message``, ``panel.drawn()``, ``panel.last_update_seconds``,
+      ``panel.backgrounds.full_draws``;
     * registers every concrete subclass in ``Panel.registry``, so the test suite sweeps every control of
-      every panel to its extremes and ``make bench`` times every panel;
-    * shows a PNG of the figure where no kernel is running (static HTML export), next to the live widget;
-    * repaints only the data artists (lines, images, collections, patches, axes texts, legends) over a kept
-      picture of everything else; a render that changes limits, scales, titles or axis labels costs a full
-      redraw, so keep those fixed where you can (``keep_in_view``, ``live_title``, ``static_legend``).
+      every panel to its extremes, checks its fast path, its text sizes and its layout, and ``make bench``
+      times every panel;
+    * shows a PNG of the figure (with alt text) where no kernel is running, next to the live widget.
+
+Layout: made for a laptop. Every panel must show all its controls, its whole figure and its readouts at
+one scroll position on a 1366×768 laptop with JupyterLab's file browser open (934 px of output width) and on
+a 1280×720 projector with it collapsed (599 px of notebook height). The toolkit lays every panel into
+PANEL_BOX (CSS pixels) and picks the arrangement itself: the controls in a column beside the figure, or in a
+strip above it when that leaves the figure clearly larger; ``figsize`` is shrunk (never enlarged) to the
+space left, keeping its aspect, and the axes move inward once if their labels would then leave the figure.
+Readouts sit below, as one-line items that wrap as wholes, in an aria-live region that a screen reader
+announces. Labels are sized to the longest control description, so none is cut. Keep descriptions and
+readout names short (a readout item must fit PANEL_BOX's width).
+tests/browser/test_browser.py measures this in Chromium for every panel of every notebook.
+
+Text, colour, projector: figure text is never smaller than ``style().text_pt`` (10 pt; 12 pt in projector
+mode): the base class lays out ``setup`` with that base size and raises any smaller text to it.
+``projector(True)`` (one call at the top of a notebook, before its panels) enlarges text, lines and markers
+for the back row at the same pixel size, so the layout still fits. Colours come from :data:`PALETTE` (the
+Okabe–Ito colours, distinct under the common colour-vision deficiencies); wherever two states are contrasted,
+give them a second cue as well (line style, hatching, a direct label), never hue alone.
+
+The fast path, and when it is left. An update repaints only the dynamic artists over a kept picture of the
+static part of the figure; a full redraw (every tick and label laid out and rendered again) costs 5–20 times
+more. The contract:
+    * static: the axes (limits, scales, ticks, titles, axis labels), figure texts and legends, and every
+      artist passed to ``self.fixed(...)`` in ``setup`` (shading, reference lines, curves that never change);
+    * dynamic: every other artist inside an axes (lines, images, collections, patches, axes texts),
+      repainted on every update. Put text that changes in an axes text (``live_title``), not in a title;
+    * a full redraw happens when the static state changes: new limits, scales, titles, axis labels or figure
+      texts, or a ``fixed`` artist that was changed anyway. Its picture is kept (``backgrounds_kept`` of
+      them, in ``panel.backgrounds``), so going back to a view shown before is a repaint again;
+    * every control is held to the fast path: tests/test_panels.py moves each one through its range and
+      fails on a full redraw, except for the controls a panel lists in ``full_redraw_controls`` (a new unit
+      or transform that has to change the axes). Keep limits fixed where you can (``keep_in_view`` when you
+      cannot), and legends out of the data (``static_legend``).
 
 Subclasses must be constructible with no arguments (defaults for everything). A subclass that needs
 configuration takes it as keyword arguments in its own ``__init__`` and then calls ``super().__init__(**values)``.
@@ -46,13 +81,111 @@ redraws when the slider is released.
 from __future__ import annotations
 
 import base64
+import html
 import io
+import math
 import textwrap
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+
+# Okabe & Ito's colours: they stay distinct under protanopia, deuteranopia and tritanopia, and in greyscale
+# the dark ones (blue, vermillion, purple) differ from the light ones (orange, sky, yellow).
+PALETTE = {
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "orange": "#E69F00",
+    "green": "#009E73",
+    "sky": "#56B4E9",
+    "purple": "#CC79A7",
+    "yellow": "#F0E442",
+    "black": "#000000",
+    "grey": "#767676",  # reference lines and keys: 4.5:1 against white
+}
+
+# Machado, Oliveira & Fernandes (2009), severity 1: linear-RGB matrices that show a colour as a viewer with
+# protanopia or deuteranopia (the common red–green deficiencies) sees it.
+_COLOUR_VISION = {
+    "protanopia": np.array(
+        [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]]
+    ),
+    "deuteranopia": np.array(
+        [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.011820, 0.042940, 0.968881]]
+    ),
+}
+
+
+def simulate_colour_vision(rgb, deficiency: str) -> np.ndarray:
+    """Colours as seen with a colour-vision deficiency ("protanopia" or "deuteranopia").
+
+    rgb: array (..., 3) of sRGB values in [0, 1] (an image or a list of colours). Returns the same shape.
+    """
+    if deficiency not in _COLOUR_VISION:
+        raise ValueError(f"unknown deficiency {deficiency!r}; choose one of {list(_COLOUR_VISION)}.")
+    srgb = np.clip(np.asarray(rgb, dtype=float), 0.0, 1.0)
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    seen = np.clip(linear @ _COLOUR_VISION[deficiency].T, 0.0, 1.0)
+    return np.where(seen <= 0.0031308, 12.92 * seen, 1.055 * seen ** (1 / 2.4) - 0.055)
+
+
+# The box every panel is laid into, in CSS pixels: the output width of a notebook on a 1366×768 laptop with
+# JupyterLab's file browser open (934 px) and the notebook height on a 1280×720 projector with it collapsed
+# (599 px), each less a margin. Measured in Chromium; tests/browser/test_browser.py checks every panel in both.
+PANEL_BOX = (900, 570)
+CONTROL_WIDTH = 320  # every control, so a column of them lines up
+GAP = 12
+HEADER_HEIGHT = 28  # the panel's title line
+CONTROL_HEIGHT = 36  # one control with its margins
+READOUT_HEIGHT = 72  # room kept for three lines of readouts below the figure
+LABEL_PX_PER_CHAR = 7.4  # JupyterLab's 13 px widget font, a generous average per character
+
+
+@dataclass(frozen=True)
+class Style:
+    """How figures are drawn: the base text size in points and a factor on line widths and marker sizes."""
+
+    name: str
+    text_pt: float
+    line_scale: float
+
+
+STYLES = {"laptop": Style("laptop", 10.0, 1.0), "projector": Style("projector", 12.0, 1.5)}
+_style = STYLES["laptop"]
+
+
+def projector(on: bool = True) -> Style:
+    """Projector mode for the panels made after this call: text of 12 pt instead of 10, lines and markers
+    1.5 times as thick, at the same size on screen (so the layout still fits). Returns the style now used.
+
+    One call at the top of a notebook switches every panel below it; re-run a panel's cell after switching.
+    """
+    global _style
+    _style = STYLES["projector" if on else "laptop"]
+    return _style
+
+
+def style() -> Style:
+    """The style new panels are drawn with (see :func:`projector`)."""
+    return _style
+
+
+def _style_rc(current: Style) -> dict:
+    """matplotlib settings for laying out a panel's figure in ``current`` style."""
+    size = current.text_pt
+    return {
+        "font.size": size,
+        "axes.titlesize": size,
+        "axes.labelsize": size,
+        "xtick.labelsize": size,
+        "ytick.labelsize": size,
+        "legend.fontsize": size,
+        "legend.title_fontsize": size,
+        "figure.titlesize": size,
+        "axes.linewidth": 0.8 * current.line_scale,  # lines and markers are scaled after setup
+    }
 
 
 class Unstable(Exception):
@@ -111,12 +244,12 @@ def control_values(widget):
 # Helpers for fast panels: text and legends that stay out of the per-update repaint.
 
 
-def live_title(ax, fontsize=9):
+def live_title(ax, fontsize=None):
     """A title whose text may change on every update, updated with ``set_text``: an ``ax.text`` where
     ``ax.set_title`` would put it (6 points above the axes).
 
     The texts of an axes are repainted over the cached background on each update, whereas a changed
-    ``set_title`` forces a full redraw of the figure.
+    ``set_title`` forces a full redraw of the figure. fontsize: None for the panel's base text size.
     """
     from matplotlib.transforms import ScaledTranslation
 
@@ -140,12 +273,79 @@ def static_legend(ax, loc="upper right", anchor=(0.0, 0.0, 1.0, 1.0), handles=No
     )
 
 
+class KeptBackgrounds:
+    """Pictures of a figure's static part, kept by what they show, and a count of how each update drew.
+
+    A full draw renders everything; its picture of the static part is kept under the static state it shows
+    (limits, labels, …). An update whose static state has a kept picture repaints only the dynamic artists
+    over it. ``full_draws`` and ``repaints`` count both kinds, so a test can tell an update that stayed on
+    the fast path from one that fell off it. The least recently shown picture goes first when ``capacity``
+    are kept.
+    """
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.full_draws = 0
+        self.repaints = 0
+        self._pictures: OrderedDict[tuple, Any] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._pictures)
+
+    def find(self, state: tuple):
+        """The picture kept for ``state`` (now the most recently shown), or None."""
+        if state not in self._pictures:
+            return None
+        self._pictures.move_to_end(state)
+        return self._pictures[state]
+
+    def keep(self, state: tuple, picture) -> None:
+        self._pictures[state] = picture
+        self._pictures.move_to_end(state)
+        while len(self._pictures) > self.capacity:
+            self._pictures.popitem(last=False)
+
+    def clear(self) -> None:
+        self._pictures.clear()
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    """Where a panel's controls go and how large its figure is drawn (CSS pixels; 1 inch = dpi pixels)."""
+
+    controls_beside: bool  # a column left of the figure; else a strip of rows above it
+    figure_size: tuple[float, float]  # inches
+
+
+def arrange(figsize: tuple[float, float], control_count: int, dpi: float) -> Arrangement:
+    """Fit a panel into PANEL_BOX: its controls beside the figure or in a strip above it, whichever leaves
+    the figure larger; the figure keeps the aspect of ``figsize`` and is only ever shrunk."""
+    width, height = figsize[0] * dpi, figsize[1] * dpi
+    free_height = PANEL_BOX[1] - HEADER_HEIGHT - READOUT_HEIGHT
+    per_row = max(1, (PANEL_BOX[0] + GAP) // (CONTROL_WIDTH + GAP))
+    rows = math.ceil(control_count / per_row)
+    beside_box = (PANEL_BOX[0] - CONTROL_WIDTH - GAP, free_height)
+    above_box = (PANEL_BOX[0], free_height - rows * CONTROL_HEIGHT - GAP)
+    column_fits = control_count * CONTROL_HEIGHT <= free_height
+
+    def scale(box):
+        return min(1.0, box[0] / width, box[1] / height)
+
+    # Beside unless the strip leaves the figure clearly (10 %) larger: a column reads more easily.
+    beside = column_fits and 1.1 * scale(beside_box) >= scale(above_box)
+    factor = scale(beside_box if beside else above_box)
+    return Arrangement(beside, (figsize[0] * factor, figsize[1] * factor))
+
+
 class Panel:
     """Base class of every live figure in the course. See the module docstring for the contract."""
 
     title: ClassVar[str] = ""
-    figsize: ClassVar[tuple[float, float]] = (7.0, 4.0)
+    figsize: ClassVar[tuple[float, float]] = (7.0, 4.0)  # preferred; arrange() shrinks it to fit a laptop
     continuous_update: ClassVar[bool] = True
+    # Controls that may change the static part of the figure (a unit, a transform: new axes). Every other
+    # control must only repaint; tests/test_panels.py holds each panel to that.
+    full_redraw_controls: ClassVar[tuple[str, ...]] = ()
     # Full draws remembered by what their static parts show, so going back to an earlier unit or option
     # (cm → in → cm) repaints over a kept background instead of drawing every tick again.
     backgrounds_kept: ClassVar[int] = 6
@@ -167,13 +367,15 @@ class Panel:
         raise NotImplementedError
 
     def new_figure(self):
-        """The panel's figure: the ipympl canvas under ``%matplotlib widget``, else a plain Agg figure. A panel
-        that draws in the browser itself overrides this to keep a plain Agg figure for its static picture."""
-        return _new_figure(self.figsize)
+        """The panel's figure, at the size :func:`arrange` chose: the ipympl canvas under ``%matplotlib
+        widget``, else a plain Agg figure. A panel that draws in the browser itself overrides this to keep a
+        plain Agg figure for its static picture."""
+        return _new_figure(self.arrangement.figure_size)
 
     # ----- what every panel gets ----------------------------------------------------------------
     def __init__(self, **values):
         import ipywidgets as widgets
+        import matplotlib
 
         self._controls = self.controls()
         for name, widget in self._controls.items():
@@ -185,36 +387,54 @@ class Panel:
                 widget.value = value
         if values:
             raise ValueError(self._unknown_controls_message(values))
+        self._size_controls()
         self.readouts: dict[str, str] = {}
         self.message = ""
         self.last_error: BaseException | None = None
         self.last_update_seconds = float("nan")
         self._holding = False
 
-        self.fig = self.new_figure()
-        self.setup(self.fig)
-        self._message_text = self.fig.text(
-            0.5,
-            0.5,
-            "",
-            ha="center",
-            va="center",
-            multialignment="center",
-            fontsize=11,
-            zorder=1000,
-            visible=False,
-            bbox={"boxstyle": "round,pad=0.6", "facecolor": "#fff3cd", "edgecolor": "#b45309", "alpha": 0.95},
-        )
-        # Blitting: a full draw renders the static parts (axes, ticks, labels) and keeps them as a
-        # background; a change that leaves them alone only repaints the data artists over that background.
-        self._backgrounds: OrderedDict[tuple, Any] = OrderedDict()  # static state -> saved pixels
+        self.style = style()
+        with matplotlib.rc_context(_style_rc(self.style)):
+            self.arrangement = arrange(self.figsize, len(self._controls), matplotlib.rcParams["figure.dpi"])
+            self.fig = self.new_figure()
+            self._fixed: list = []
+            self.setup(self.fig)
+            self._message_text = self.fig.text(
+                0.5,
+                0.5,
+                "",
+                ha="center",
+                va="center",
+                multialignment="center",
+                fontsize=self.style.text_pt + 1,
+                zorder=1000,
+                visible=False,
+                bbox={
+                    "boxstyle": "round,pad=0.6",
+                    "facecolor": "#fff3cd",
+                    "edgecolor": "#b45309",
+                    "alpha": 0.95,
+                },
+            )
+        self._apply_style()
+        # The fast path: a full draw renders the static parts (axes, ticks, labels, fixed artists) and keeps
+        # them as a background; a change that leaves them alone only repaints the dynamic artists over it.
+        self.backgrounds = KeptBackgrounds(self.backgrounds_kept)
         self._printing = False
         self.fig.canvas.mpl_connect("draw_event", self._on_full_draw)
-        self._readout_html = widgets.HTML()
+        self._readout_html = widgets.HTML(layout=widgets.Layout(width=f"{PANEL_BOX[0]}px"))
         self._image = None  # a PNG image widget, made only when shown without the ipympl canvas
         for widget in self._controls.values():
             widget.observe(self._on_change, names="value")
         self.update()
+
+    def fixed(self, *artists):
+        """Declare artists that never change after ``setup`` (shading, reference lines, a curve drawn once):
+        they are drawn into the kept background instead of being repainted on every update. Changing one
+        later is allowed but costs a full redraw. Returns the artist (or the tuple of artists) passed."""
+        self._fixed.extend(artists)
+        return artists[0] if len(artists) == 1 else artists
 
     @property
     def values(self) -> dict[str, Any]:
@@ -257,8 +477,12 @@ class Panel:
             self._fail(
                 problem, f"This setting overflows ({problem}). Move the sliders back toward the middle."
             )
-        except Exception as problem:  # a slider must never break the figure
-            self._fail(problem, f"Cannot draw this setting: {type(problem).__name__}: {problem}")
+        except Exception as problem:  # a bug: the figure says so and keeps working; the tests fail on it
+            self._fail(
+                problem,
+                f"Cannot draw this setting: a bug in this panel ({type(problem).__name__}: {problem}). "
+                "Move the control back; the other settings still work.",
+            )
         self._refresh_readouts()
         self._redraw()
         if self._image is not None:
@@ -284,28 +508,49 @@ class Panel:
         return arrays
 
     def widget(self):
-        """The panel as one ipywidgets box: controls and readouts on the left, the figure on the right."""
+        """The panel as one ipywidgets box, laid out by :func:`arrange`: the title; the controls beside the
+        figure or in a strip above it; the readouts below."""
         import ipywidgets as widgets
 
-        header = [widgets.HTML(f"<b>{self.title}</b>")] if self.title else []
-        column = widgets.VBox(
-            header + list(self._controls.values()) + [self._readout_html],
-            layout=widgets.Layout(min_width="300px", max_width="380px"),
-        )
+        header = widgets.HTML(f"<b>{html.escape(self.title)}</b>") if self.title else None
         if _is_widget_backend():
             canvas = self.fig.canvas
         else:  # no %matplotlib widget: show the figure as an image that is refreshed after every change
             if self._image is None:
                 self._image = widgets.Image(format="png", value=self.png())
             canvas = self._image
-        return widgets.HBox(
-            [column, canvas], layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap")
+        controls = list(self._controls.values())
+        if self.arrangement.controls_beside:
+            column = widgets.VBox(
+                controls, layout=widgets.Layout(width=f"{CONTROL_WIDTH}px", flex="0 0 auto")
+            )
+            body = widgets.HBox(
+                [column, canvas], layout=widgets.Layout(align_items="flex-start", grid_gap=f"{GAP}px")
+            )
+        else:
+            strip = widgets.HBox(
+                controls,
+                layout=widgets.Layout(flex_flow="row wrap", grid_gap=f"0 {GAP}px", width=f"{PANEL_BOX[0]}px"),
+            )
+            body = widgets.VBox([strip, canvas])
+        return widgets.VBox([part for part in (header, body, self._readout_html) if part is not None])
+
+    def alt_text(self) -> str:
+        """A sentence for a picture of the panel where it cannot be seen: its title, what the figure shows,
+        and the readouts now."""
+        doc = (type(self).__doc__ or "").strip().split("\n\n")[0]
+        summary = " ".join(doc.split())
+        readouts = "; ".join(f"{name}: {value}" for name, value in self.readouts.items())
+        return " ".join(
+            part for part in (f"{self.title}.", summary, readouts and f"Now: {readouts}.") if part
         )
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        # The live widget for JupyterLab, plus a PNG that viewers without a kernel fall back to.
+        # The live widget for JupyterLab, plus a picture (with alt text) that viewers without a kernel show.
         bundle = self.widget()._repr_mimebundle_(include=include, exclude=exclude) or {}
-        bundle["image/png"] = base64.b64encode(self.png()).decode("ascii")
+        png = base64.b64encode(self.png()).decode("ascii")
+        bundle["image/png"] = png
+        bundle["text/html"] = f'<img src="data:image/png;base64,{png}" alt="{html.escape(self.alt_text())}">'
         bundle["text/plain"] = f"<{type(self).__name__}: {self.title}>"
         return bundle
 
@@ -321,7 +566,7 @@ class Panel:
             for artist in dynamic:
                 artist.set_animated(True)
             self._printing = False
-            self._backgrounds.clear()  # printing reused the canvas's renderer: the next update draws in full
+            self.backgrounds.clear()  # printing reused the canvas's renderer: the next update draws in full
 
     @staticmethod
     def keep_in_view(ax, *, x=None, y=None, margin: float = 0.05, shrink_below: float = 0.3) -> None:
@@ -348,11 +593,85 @@ class Panel:
                 set_limits(low - pad, high + pad)
 
     # ----- internals ----------------------------------------------------------------------------
+    def _size_controls(self) -> None:
+        """Every control as wide as the column, with labels as wide as the longest description (none cut)."""
+        import ipywidgets as widgets
+
+        labelled = [w for w in self._controls.values() if not isinstance(w, widgets.Checkbox)]
+        longest = max((len(w.description) for w in labelled), default=0)
+        label_width = min(CONTROL_WIDTH - 140, math.ceil(longest * LABEL_PX_PER_CHAR) + 8)
+        for widget in self._controls.values():
+            widget.layout.width = f"{CONTROL_WIDTH - 8}px"  # ipywidgets adds a margin on each side
+            if isinstance(widget, widgets.Checkbox):
+                widget.indent = False  # its description sits right of the box, not in the label column
+            elif longest:
+                widget.style.description_width = f"{label_width}px"
+
+    def _apply_style(self) -> None:
+        """Raise every text of the figure to the style's size, and thicken lines and markers for it."""
+        from matplotlib.lines import Line2D
+        from matplotlib.text import Text
+
+        smallest = self.style.text_pt
+        for ax in self.fig.axes:
+            # Stored for the tick labels matplotlib makes later, when limits change.
+            ticks = [*ax.xaxis.get_major_ticks(), *ax.yaxis.get_major_ticks()]
+            current = max((tick.label1.get_fontsize() for tick in ticks), default=smallest)
+            ax.tick_params(which="both", labelsize=max(current, smallest))
+        for text in self.fig.findobj(Text):
+            if text.get_fontsize() < smallest:
+                text.set_fontsize(smallest)
+        if self.style.line_scale != 1.0:
+            for line in self.fig.findobj(Line2D):
+                line.set_linewidth(line.get_linewidth() * self.style.line_scale)
+                line.set_markersize(line.get_markersize() * self.style.line_scale)
+                line.set_markeredgewidth(line.get_markeredgewidth() * self.style.line_scale)
+        self._keep_text_inside()
+
+    def _keep_text_inside(self, pad: float = 3.0) -> None:
+        """Move the axes inward, all together, when their tick labels, titles or texts reach past the
+        figure's edge (a figure shrunk to fit the laptop, or text enlarged for a projector). pad: pixels."""
+        renderer = self.fig.canvas.get_renderer()
+        axes = [ax for ax in self.fig.axes if ax.get_visible()]
+        if not axes:
+            return
+        from matplotlib.transforms import Bbox
+
+        drawn = Bbox.union(
+            [
+                ax.get_tightbbox(renderer, bbox_extra_artists=[t for t in ax.texts if t.get_text()])
+                for ax in axes
+            ]
+        )
+        frames = Bbox.union([ax.get_window_extent(renderer) for ax in axes])
+        width, height = self.fig.bbox.width, self.fig.bbox.height
+        if drawn.x0 >= 0 and drawn.y0 >= 0 and drawn.x1 <= width and drawn.y1 <= height:
+            return
+        # Where the frames must go so that what sticks out of them fits: the same overhang, inside the edge.
+        target = Bbox.from_extents(
+            max(frames.x0, frames.x0 - drawn.x0 + pad),
+            max(frames.y0, frames.y0 - drawn.y0 + pad),
+            min(frames.x1, width - (drawn.x1 - frames.x1) - pad),
+            min(frames.y1, height - (drawn.y1 - frames.y1) - pad),
+        )
+        for ax in axes:
+            box = ax.get_position(original=True)
+            x0, x1 = np.interp(
+                [box.x0 * width, box.x1 * width], [frames.x0, frames.x1], [target.x0, target.x1]
+            )
+            y0, y1 = np.interp(
+                [box.y0 * height, box.y1 * height], [frames.y0, frames.y1], [target.y0, target.y1]
+            )
+            ax.set_position([x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height])
+
     def _dynamic_artists(self) -> list:
-        """What a render may change: the data artists, legends (drawn above data) and the message."""
+        """What a render may change: the axes' artists not declared ``fixed``, axes legends (drawn above the
+        data) and the message."""
+        fixed = {id(artist) for artist in self._fixed}
         artists = []
         for ax in self.fig.axes:
-            artists += [*ax.images, *ax.collections, *ax.patches, *ax.lines, *ax.texts]
+            candidates = [*ax.images, *ax.collections, *ax.patches, *ax.lines, *ax.texts]
+            artists += [artist for artist in candidates if id(artist) not in fixed]
             if ax.get_legend() is not None:
                 artists.append(ax.get_legend())
         artists.append(self._message_text)
@@ -381,16 +700,18 @@ class Panel:
         canvas = self.fig.canvas
         for artist in self._dynamic_artists():
             artist.set_animated(True)
-        signature = self._static_state()
-        if signature in self._backgrounds:
-            self._backgrounds.move_to_end(signature)
-            canvas.restore_region(self._backgrounds[signature])
+        if any(artist.stale for artist in self._fixed):
+            self.backgrounds.clear()  # a fixed artist changed: every kept picture shows its old state
+        background = self.backgrounds.find(self._static_state())
+        if background is not None:
+            canvas.restore_region(background)
             self._draw_dynamic()
             canvas.blit(self.fig.bbox)
+            self.backgrounds.repaints += 1
             # What is on screen is now current. Without this, a render that re-set unchanged limits leaves
             # the figure stale, and pyplot redraws every stale figure in full after each widget message.
             self.fig.stale = False
-        elif self._backgrounds:
+        elif self.backgrounds.full_draws:
             # A full draw, now: under ipympl, draw_idle would first ask the browser for a frame and wait for
             # its reply, a round trip before the drawing even starts.
             canvas.draw()
@@ -401,12 +722,10 @@ class Panel:
     def _on_full_draw(self, _event) -> None:
         if self._printing:
             return
-        canvas = self.fig.canvas
-        signature = self._static_state()
-        self._backgrounds[signature] = canvas.copy_from_bbox(self.fig.bbox)
-        self._backgrounds.move_to_end(signature)
-        while len(self._backgrounds) > self.backgrounds_kept:
-            self._backgrounds.popitem(last=False)  # the least recently shown
+        self.backgrounds.full_draws += 1
+        self.backgrounds.keep(self._static_state(), self.fig.canvas.copy_from_bbox(self.fig.bbox))
+        for artist in self._fixed:
+            artist.stale = False  # drawn into this background (an invisible one is not drawn, nor stale)
         self._draw_dynamic()
 
     def _draw_dynamic(self) -> None:
@@ -433,14 +752,21 @@ class Panel:
         self._message_text.set_visible(bool(text))
 
     def _refresh_readouts(self) -> None:
+        # One polite live region: a screen reader reads the new numbers when the learner pauses.
+        region = "role='status' aria-live='polite' aria-atomic='true'"
         if self.message:
-            self._readout_html.value = f"<div style='color:#b45309'>{self.message}</div>"
+            color = "var(--jp-warn-color0, #b45309)"
+            self._readout_html.value = (
+                f"<div {region} style='color:{color}'>{html.escape(self.message)}</div>"
+            )
             return
-        rows = "".join(
-            f"<tr><td style='padding-right:1em'>{name}</td><td><b>{value}</b></td></tr>"
+        # Each readout one unbreakable line; lines wrap between readouts, never inside one.
+        items = "".join(
+            f"<span style='white-space:nowrap'>{html.escape(name)}&nbsp; <b>{html.escape(value)}</b></span>"
             for name, value in self.readouts.items()
         )
-        self._readout_html.value = f"<table>{rows}</table>"
+        layout = "display:flex; flex-wrap:wrap; column-gap:2em; row-gap:2px"
+        self._readout_html.value = f"<div class='bnlib-readouts' {region} style='{layout}'>{items}</div>"
 
     def _check_value(self, name: str, value) -> None:
         kind, allowed = control_values(self._controls[name])

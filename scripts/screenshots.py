@@ -2,10 +2,14 @@
 
     python scripts/screenshots.py                 # every shot below, into docs/images/
     python scripts/screenshots.py gamma_beta      # only the shots whose file name contains this
+    python scripts/screenshots.py --colour-vision # also as seen with protanopia and deuteranopia
 
-Each notebook is opened in JupyterLab in Debian's Chromium (tests/browser/harness.py), run with Run All, and
-one live panel's output (controls, readouts and figure) is saved as a PNG element screenshot. Files are
-reduced to a 256-colour palette when larger than the README budget of 200 KB.
+Each notebook is opened in JupyterLab in Debian's Chromium (tests/browser/harness.py) at a laptop's 1366×768
+with the file browser open, run with Run All, and one live panel (title, controls, figure and readouts) is
+saved as a PNG element screenshot, in JupyterLab's light theme or, for the shots marked so, its dark theme.
+Files are reduced to a 256-colour palette when larger than the README budget of 200 KB. With
+--colour-vision, each shot is also written as a viewer with protanopia or deuteranopia sees it, under
+.cache/colour-vision/, for checking by eye that no contrast is lost.
 """
 
 from __future__ import annotations
@@ -13,27 +17,29 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "browser")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "browser")]
 
-from harness import CANVAS_SELECTOR, JupyterLab, LabNotebook, chromium  # noqa: E402
+from fit import LAPTOP, live_outputs, show_screen  # noqa: E402
+from harness import JupyterLab, LabNotebook, chromium  # noqa: E402
 from paths import NOTEBOOKS  # noqa: E402
 
 IMAGES = ROOT / "docs" / "images"
+COLOUR_VISION = ROOT / ".cache" / "colour-vision"
 MAX_BYTES = 200_000
-# Wide enough that a panel's controls sit beside its figure, as on a laptop screen with the sidebar closed.
-VIEWPORT = (2000, 1300)
+THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 
 
 def choose(description: str, option: str) -> Callable:
     """An action that picks ``option`` in the panel's dropdown labelled ``description``, as a learner does."""
 
     def act(panel) -> None:
-        panel.locator(".widget-dropdown", has_text=description).locator("select").select_option(option)
+        panel.get_by_label(description, exact=True).select_option(option)
 
     return act
 
@@ -42,9 +48,10 @@ def choose(description: str, option: str) -> Callable:
 class Shot:
     file: str  # PNG name in docs/images/
     notebook: str  # relative to notebooks/
-    panel: int  # index of the panel among the notebook's displayed panels, in order
+    panel: int  # index of the panel among the notebook's live outputs (ipympl or page-drawn), in order
     shows: str  # what the picture shows, for the README
     action: Callable | None = None  # done on the panel before the picture is taken
+    theme: str = "light"  # JupyterLab's theme: "light" or "dark"
 
 
 SHOTS = [
@@ -74,6 +81,13 @@ SHOTS = [
         "which values share a mean and a variance, (N, C, H, W)",
     ),
     Shot("gamma_beta.png", "04_gamma_and_beta.ipynb", 0, "γ sets the spread, β the centre"),
+    Shot(
+        "gamma_beta_dark.png",
+        "04_gamma_and_beta.ipynb",
+        0,
+        "the same in JupyterLab's dark theme",
+        theme="dark",
+    ),
     Shot("running_stats.png", "05_train_vs_inference.ipynb", 0, "running statistics chasing the population"),
     Shot("variance_shift.png", "08_bn_in_practice.ipynb", 0, "dropout before batch norm: the variance shift"),
 ]
@@ -102,16 +116,16 @@ def take(shots: list[Shot], out: Path = IMAGES) -> list[Path]:
     by_notebook: dict[str, list[Shot]] = {}
     for shot in shots:
         by_notebook.setdefault(shot.notebook, []).append(shot)
-    with JupyterLab(NOTEBOOKS) as lab, chromium(viewport=VIEWPORT) as browser:
+    with JupyterLab(NOTEBOOKS) as lab, chromium(viewport=LAPTOP.viewport) as browser:
         for name, notebook_shots in by_notebook.items():
             notebook = LabNotebook.open(browser, lab, name)
             try:
-                notebook.page.evaluate("window.jupyterapp.shell.collapseLeft()")
+                show_screen(notebook, LAPTOP)
                 seconds = notebook.run_all()
                 errors = notebook.errors()
                 if errors:
                     raise RuntimeError(f"{name}: {errors}")
-                print(f"{name}: ran in {seconds:.0f} s, {notebook.panel_count()} panels", flush=True)
+                print(f"{name}: ran in {seconds:.0f} s, {live_outputs(notebook).count()} live figures", flush=True)
                 for shot in notebook_shots:
                     written.append(_shoot(notebook, shot, out))
             finally:
@@ -120,37 +134,81 @@ def take(shots: list[Shot], out: Path = IMAGES) -> list[Path]:
 
 
 def _shoot(notebook: LabNotebook, shot: Shot, out: Path) -> Path:
-    if shot.panel >= notebook.panel_count():
-        raise IndexError(
-            f"{shot.notebook} shows {notebook.panel_count()} panels; there is no panel {shot.panel}"
-        )
-    panel = notebook.panels().nth(shot.panel)
-    notebook.wait_for_figure(shot.panel)
+    count = live_outputs(notebook).count()
+    if shot.panel >= count:
+        raise IndexError(f"{shot.notebook} shows {count} live figures; there is no figure {shot.panel}")
+    panel = live_outputs(notebook).nth(shot.panel)
+    _use_theme(notebook, shot.theme)
+    _wait_for_figure(panel)
     if shot.action is not None:
-        before = notebook.canvas_png(shot.panel)
+        before = _wait_for_figure(panel)
         shot.action(panel)
         notebook.page.wait_for_timeout(500)
-        if notebook.wait_for_figure(shot.panel) == before:
+        if _wait_for_figure(panel) == before:
             raise RuntimeError(f"{shot.file}: the figure did not change after the action")
     panel.scroll_into_view_if_needed()
     png = fit_budget(notebook.page.screenshot(clip=_content_box(panel)))
+    _use_theme(notebook, "light")
     path = out / shot.file
     path.write_bytes(png)
     print(f"  {path.relative_to(ROOT)}: {len(png) / 1e3:.0f} KB — {shot.shows}", flush=True)
     return path
 
 
+def _use_theme(notebook: LabNotebook, theme: str) -> None:
+    """Switch JupyterLab to the light or dark theme and wait until its colours apply."""
+    name = THEMES[theme]
+    notebook.page.evaluate(
+        "async name => { await window.jupyterapp.commands.execute('apputils:change-theme', {theme: name}); }",
+        name,
+    )
+    notebook.page.wait_for_function(
+        "light => document.body.dataset.jpThemeLight === light", arg=str(theme == "light").lower()
+    )
+    notebook.page.wait_for_timeout(500)
+
+
+def _wait_for_figure(panel, timeout_s: float = 30.0) -> bytes:
+    """Wait until the panel's first canvas shows a drawn picture that stopped changing; returns its PNG."""
+    canvas = panel.locator("canvas").first
+    deadline, previous = time.monotonic() + timeout_s, b""
+    while time.monotonic() < deadline:
+        canvas.scroll_into_view_if_needed()
+        current = canvas.screenshot()
+        if current == previous and len(set(current[100:])) >= 3:  # the same twice, and not blank
+            return current
+        previous = current
+        time.sleep(0.5)
+    raise TimeoutError("a live figure never finished drawing")
+
+
 def _content_box(panel) -> dict:
-    """The page area of the panel's controls column and figure, without the empty width of the output area."""
-    boxes = [
-        panel.locator(".widget-vbox").first.bounding_box(),
-        panel.locator(CANVAS_SELECTOR).first.bounding_box(),
-    ]
-    left, top = min(b["x"] for b in boxes), min(b["y"] for b in boxes)
-    right = max(b["x"] + b["width"] for b in boxes)
-    bottom = max(b["y"] + b["height"] for b in boxes)
+    """The page area of the panel's box (title, controls, figure, readouts), without the output's empty width."""
+    box = panel.locator(":scope > *").first.bounding_box()
+    inner = panel.locator(".widget-vbox")
+    if inner.count():  # an ipywidgets panel: its outermost box, not the full-width output wrapper
+        box = inner.first.bounding_box()
     # A little room on the right and below; none above, where the cell's printed output may sit.
-    return {"x": left, "y": top, "width": right - left + 6, "height": bottom - top + 2}
+    return {"x": box["x"], "y": box["y"], "width": box["width"] + 6, "height": box["height"] + 4}
+
+
+def simulate_shots(paths: list[Path], out: Path = COLOUR_VISION) -> list[Path]:
+    """Each picture as a viewer with protanopia and with deuteranopia sees it, written under ``out``."""
+    import numpy as np
+    from PIL import Image
+
+    from bnlib.live import simulate_colour_vision
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in paths:
+        rgb = np.asarray(Image.open(path).convert("RGB"), dtype=float) / 255
+        for deficiency in ("protanopia", "deuteranopia"):
+            seen = simulate_colour_vision(rgb, deficiency)
+            target = out / f"{path.stem}.{deficiency}.png"
+            Image.fromarray(np.round(seen * 255).astype(np.uint8)).save(target)
+            written.append(target)
+    return written
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -158,11 +216,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "only", nargs="?", default="", help="take only the shots whose file name contains this"
     )
+    parser.add_argument(
+        "--colour-vision",
+        action="store_true",
+        help="also write each shot as seen with protanopia, deuteranopia",
+    )
     args = parser.parse_args(argv)
     shots = [s for s in SHOTS if args.only in s.file]
     if not shots:
         parser.error(f"no shot matches {args.only!r}; the shots are {', '.join(s.file for s in SHOTS)}")
-    take(shots)
+    written = take(shots)
+    if args.colour_vision:
+        for path in simulate_shots(written):
+            print(f"  {path.relative_to(ROOT)}", flush=True)
 
 
 if __name__ == "__main__":

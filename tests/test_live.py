@@ -61,7 +61,7 @@ def test_overflow_becomes_a_message_not_an_exception():
     assert isinstance(panel.last_error, FloatingPointError)
 
 
-def test_any_exception_in_render_is_caught_and_named():
+def test_any_exception_in_render_is_caught_named_and_kept():
     class Broken(GeometricGrowth):
         abstract = True
 
@@ -69,7 +69,9 @@ def test_any_exception_in_render_is_caught_and_named():
             raise KeyError("missing column")
 
     panel = Broken()
-    assert "KeyError" in panel.message and "missing column" in panel.message
+    assert "a bug in this panel" in panel.message and "KeyError" in panel.message
+    assert "missing column" in panel.message
+    assert isinstance(panel.last_error, KeyError)  # what the sweep in test_panels.py fails on
 
 
 def test_set_checks_names_and_ranges():
@@ -120,12 +122,13 @@ def test_keep_in_view_grows_at_once_and_shrinks_only_when_loose():
 def test_returning_to_an_earlier_view_repaints_over_its_kept_background():
     """cm → in → cm: the second cm reuses the first one's background (no full draw), and looks the same."""
     panel = GeometricGrowth().set(n=10, r=2.0)
-    full_draws = []
+    full_draws, counted = [], panel.backgrounds.full_draws
     panel.fig.canvas.mpl_connect("draw_event", full_draws.append)
     panel.set(n=20)  # new limits: a full draw
-    assert len(full_draws) == 1
+    assert len(full_draws) == 1 and panel.backgrounds.full_draws == counted + 1
+    repaints = panel.backgrounds.repaints
     panel.set(n=10)  # the first view again: repainted over its kept background
-    assert len(full_draws) == 1
+    assert len(full_draws) == 1 and panel.backgrounds.repaints == repaints + 1
     repainted = np.asarray(panel.fig.canvas.buffer_rgba()).copy()
     panel.fig.canvas.draw()
     np.testing.assert_array_equal(repainted, np.asarray(panel.fig.canvas.buffer_rgba()))
@@ -135,4 +138,96 @@ def test_kept_backgrounds_are_bounded():
     panel = GeometricGrowth()
     for n in range(1, 3 * panel.backgrounds_kept):
         panel.set(n=n)
-    assert len(panel._backgrounds) == panel.backgrounds_kept
+    assert len(panel.backgrounds) == panel.backgrounds_kept
+
+
+def test_a_fixed_artist_is_drawn_once_and_a_change_to_it_redraws():
+    """Declared fixed, an artist is in the kept background (not repainted); changing it anyway costs one
+    full redraw, and the picture is still the one a full draw makes."""
+
+    class WithReference(GeometricGrowth):
+        abstract = True
+
+        def setup(self, fig):
+            super().setup(fig)
+            self.reference = self.fixed(self.ax.axhline(1.0, color="black"))
+
+    panel = WithReference()
+    assert panel.reference not in panel._dynamic_artists() and panel.curve in panel._dynamic_artists()
+    panel.set(r=1.5, n=10)
+    draws = panel.backgrounds.full_draws
+    panel.reference.set_ydata([2.0, 2.0])
+    panel.set(n=10)
+    assert panel.backgrounds.full_draws == draws + 1
+    shown = np.asarray(panel.fig.canvas.buffer_rgba()).copy()
+    panel.fig.canvas.draw()
+    np.testing.assert_array_equal(shown, np.asarray(panel.fig.canvas.buffer_rgba()))
+
+
+def test_panels_fit_the_laptop_box():
+    """Controls beside the figure when that leaves it larger, else a strip above; never enlarged."""
+    from bnlib.live import PANEL_BOX, arrange
+
+    wide = arrange((8.0, 4.0), control_count=2, dpi=100)
+    assert not wide.controls_beside and wide.figure_size[0] * 100 <= PANEL_BOX[0]
+    many = arrange((6.0, 4.0), control_count=8, dpi=100)
+    assert many.controls_beside and many.figure_size[0] < 6.0
+    assert many.figure_size[0] / many.figure_size[1] == pytest.approx(1.5)
+    assert arrange((3.0, 2.0), control_count=1, dpi=100).figure_size == (3.0, 2.0)
+
+
+def test_projector_mode_enlarges_text_and_lines():
+    from bnlib.live import projector
+
+    normal = GeometricGrowth()
+    projector(True)
+    try:
+        big = GeometricGrowth()
+    finally:
+        projector(False)
+    assert big.ax.xaxis.label.get_fontsize() == 12 and normal.ax.xaxis.label.get_fontsize() == 10
+    assert big.curve.get_linewidth() == pytest.approx(1.5 * normal.curve.get_linewidth())
+    assert big.fig.get_size_inches().tolist() == normal.fig.get_size_inches().tolist()
+
+
+def test_readouts_are_announced_and_never_break_mid_phrase():
+    panel = GeometricGrowth()
+    readouts = panel._readout_html.value
+    assert "aria-live='polite'" in readouts and "white-space:nowrap" in readouts
+    assert "last value" in readouts
+
+
+def test_the_static_picture_has_alt_text():
+    bundle = GeometricGrowth()._repr_mimebundle_()
+    assert 'alt="r to the k. Draws r**k' in bundle["text/html"]
+
+
+def lab(rgb):
+    """CIELAB (D65) of sRGB colours in [0, 1], shape (..., 3)."""
+    rgb = np.asarray(rgb, dtype=float)
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+    f = np.cbrt(xyz / np.array([0.9505, 1.0, 1.089]))
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+
+@pytest.mark.parametrize("deficiency", ["protanopia", "deuteranopia"])
+def test_contrasted_colours_stay_apart_for_red_green_colour_blindness(deficiency):
+    """The pairs the panels contrast (before/after, with/without BN, height/age, saturated/linear shading)
+    stay clearly apart (CIELAB ΔE > 20) as a viewer with protanopia or deuteranopia sees them. The old red
+    and green shading of the saturation regions did not."""
+    from matplotlib.colors import to_rgb
+
+    from bnlib.live import PALETTE, simulate_colour_vision
+
+    pairs = [("vermillion", "blue"), ("orange", "blue"), ("sky", "vermillion"), ("black", "orange")]
+    pairs = [(PALETTE[a], PALETTE[b]) for a, b in pairs] + [
+        ("#fde9cc", "#d6ecfa"),
+        ("#e3e3e3", PALETTE["sky"]),
+    ]
+    for first, second in pairs:
+        seen = simulate_colour_vision([to_rgb(first), to_rgb(second)], deficiency)
+        distance = np.linalg.norm(lab(seen[0]) - lab(seen[1]))
+        assert distance > 20, f"{first} and {second} look alike with {deficiency}: ΔE = {distance:.1f}"
+    old_red, old_green = simulate_colour_vision([to_rgb("#fecaca"), to_rgb("#bbf7d0")], deficiency)
+    assert np.linalg.norm(lab(old_red) - lab(old_green)) < 20

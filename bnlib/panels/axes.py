@@ -18,7 +18,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.colors import ListedColormap
 
-from bnlib.live import Panel
+from bnlib.live import PALETTE, Panel
 
 _PIXELS = 8  # image pixels per drawn value, the last one blank (the grid line)
 NORM_LABELS = {
@@ -97,7 +97,7 @@ class NormAxesPanel(Panel):
     """
 
     title = "Which values share a mean and a variance?"
-    figsize = (7.0, 4.4)
+    figsize = (5.6, 4.2)
 
     def __init__(self, shape=(4, 6, 3, 3), num_groups=2, **values):
         self.shape = _check_shape(shape)
@@ -147,7 +147,9 @@ class NormAxesPanel(Panel):
         self._canvas = np.full((grid_rows * _PIXELS, grid_cols * _PIXELS), np.nan)
 
         self.ax = fig.add_subplot()
-        cmap = ListedColormap(["#d1d5db", "#60a5fa", "#b91c1c"]).with_extremes(bad="white")
+        # Light, middle and dark (so they differ in greyscale and for every colour vision), and the picked
+        # value also carries a cross.
+        cmap = ListedColormap(["#e3e3e3", PALETTE["sky"], PALETTE["vermillion"]]).with_extremes(bad="white")
         # Nearest-neighbour resampling of the codes before colouring draws the same pixels as colouring
         # first, several times faster than the RGBA stage matplotlib picks for this size.
         self.image = self.ax.imshow(
@@ -172,10 +174,11 @@ class NormAxesPanel(Panel):
         self.ax.set_ylabel(f"example n  (N = {n})")
         # The caption changes with the norm: an axes text is repainted with the data, whereas a changed
         # title would force a full redraw of the figure.
-        self.caption = self.ax.text(0.5, -0.1, "", transform=self.ax.transAxes, ha="center", fontsize=10)
-        key = "red: the picked value     blue: shares its mean and variance     grey: other statistics"
-        fig.text(0.5, 0.03, key, ha="center", fontsize=9, color="#374151")
-        fig.subplots_adjust(left=0.08, right=0.98, top=0.86, bottom=0.16)
+        (self.cross,) = self.ax.plot([], [], "x", color="black", ms=7, mew=2)
+        self.caption = self.ax.text(0.5, -0.1, "", transform=self.ax.transAxes, ha="center")
+        key = "× dark: picked    middle: shares its statistics    light: others"
+        fig.text(0.5, 0.02, key, ha="center", color="#333333")
+        fig.subplots_adjust(left=0.09, right=0.99, top=0.86, bottom=0.17)
 
     def picked_index(self, values):
         """The picked entry's index tuple, from the slider values."""
@@ -190,13 +193,15 @@ class NormAxesPanel(Panel):
         codes[index] = 2.0
         self._canvas[self._pixel_rows, self._pixel_cols] = codes[..., None, None]
         self.image.set_data(self._canvas)
+        centre = (_PIXELS - 2) / 2  # of the picked value's square, in image pixels
+        self.cross.set_data([self._pixel_cols[index][0, 0] + centre], [self._pixel_rows[index][0, 0] + centre])
 
         counts, means, stds = self.stats[norm]
         count = int(codes.astype(bool).sum())
         unit = "feature" if len(self.shape) == 2 else "channel"
         per = {"batch": f"per {unit}, across the batch", "layer": "per example, across its features",
                "instance": "per example and channel", "group": f"per example and {unit} group"}[norm]
-        self.caption.set_text(f"{NORM_LABELS[norm]}: one mean and variance {per}")
+        self.caption.set_text(f"{NORM_LABELS[norm]}: statistics {per}")
         x_hat = (self.x[index] - means[label]) / np.sqrt(stds[label] ** 2 + 1e-5)
         return {
             "values sharing the statistics": str(count),

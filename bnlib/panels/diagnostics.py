@@ -129,7 +129,6 @@ class DiagnosticsPanel(Panel):
             transform=self.ratio_ax.get_yaxis_transform(),
             ha="right",
             va="bottom",
-            fontsize=7,
             color="#374151",
         )
         (self.sat_now,) = self.sat_ax.plot([], [], color=color, ls="--", lw=1)
@@ -143,13 +142,13 @@ class DiagnosticsPanel(Panel):
             ylim=(0, 1.05 * act_top),
             xlabel="tanh output t",
             ylabel="fraction",
-            title=f"activations (|t| > {SATURATION} = saturated)",
+            title=f"activations\n(|t| > {SATURATION}: saturated)",
         )
         self.grad_ax.set(
             xlim=(GRADIENT_BINS[0], GRADIENT_BINS[-1]),
             ylim=(0, 1.05 * grad_top),
             xlabel="log10 |∂L/∂t|",
-            title="gradients at the tanh outputs",
+            title="gradients at the\ntanh outputs",
         )
         self.sat_ax.set(
             xlim=(0, self.steps[-1]),
@@ -165,18 +164,18 @@ class DiagnosticsPanel(Panel):
             ylabel="log10 ratio",
             title="update-to-data ratio",
         )
-        for ax in fig.axes:
-            ax.title.set_fontsize(9)
         handles = self.sat_lines + [self.output_ratio]
+        # Text at the panel's base size (10 pt, 12 on a projector), laid out with it: a legend of two rows.
         fig.legend(
             handles,
             [h.get_label() for h in handles],
             loc="lower center",
-            ncols=len(handles),
-            fontsize=8,
+            ncols=3,
             frameon=False,
+            handlelength=1.8,
+            columnspacing=1.0,
         )
-        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        fig.tight_layout(rect=(0, 0.12, 1, 1), h_pad=0.8)
 
     def render(self, gain, batch_norm, shrink_last, step):
         run = self.grid[run_key("batch" if batch_norm else None, shrink_last)][gain]

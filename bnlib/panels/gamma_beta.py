@@ -16,7 +16,7 @@ Explained in notebooks/04_gamma_and_beta.ipynb, section "γ is the spread, β th
 import ipywidgets as widgets
 import numpy as np
 
-from bnlib.live import Panel
+from bnlib.live import PALETTE, Panel
 
 SATURATED_BELOW = 0.10  # slope / largest slope below this: saturated
 NEAR_LINEAR_ABOVE = 0.75  # slope / largest slope at least this: near-linear
@@ -64,12 +64,13 @@ class GammaBetaPanel(Panel):
     """Sliders for γ and β on one normalized feature; histograms of y = γ x̂ + β over each nonlinearity.
 
     Top row: the distribution of y (tallest bar scaled to 1) over the activation curve, with its saturated
-    region shaded red and its near-linear region green. Bottom row: the distribution of the outputs f(y).
+    region hatched (orange) and its near-linear region plain (pale blue), each labelled on the figure: told
+    apart by pattern and by name, not by hue alone. Bottom row: the distribution of the outputs f(y).
     Readouts: mean and std of y, and per activation the fractions saturated and near-linear.
     """
 
     title = "γ sets the spread, β the centre"
-    figsize = (8.0, 4.6)
+    figsize = (8.8, 4.2)
     Y_RANGE = (-8.0, 8.0)  # pre-activation axis; values beyond it are counted in the edge bins
     SAMPLES = 10_000  # enough for smooth histograms; the update time grows with it
 
@@ -97,28 +98,59 @@ class GammaBetaPanel(Panel):
         for column, (name, (f, relative_slope)) in enumerate(ACTIVATIONS.items()):
             top, bottom = axes[0, column], axes[1, column]
             saturated, near_linear = _regions(relative_slope, grid)
-            top.fill_between(grid, 0, 1.05, where=saturated, color="#fecaca", step="mid", linewidth=0)
-            top.fill_between(grid, 0, 1.05, where=near_linear, color="#bbf7d0", step="mid", linewidth=0)
-            (self.input_lines[name],) = top.step([], [], where="mid", color="#1f2937", linewidth=1.2)
+            # Drawn once into the kept background: the regions, their labels and the activation curve.
+            self.fixed(
+                top.fill_between(
+                    grid,
+                    0,
+                    1.05,
+                    where=saturated,
+                    step="mid",
+                    facecolor="#fde9cc",
+                    hatch="///",
+                    edgecolor=PALETTE["orange"],
+                    linewidth=0,
+                ),
+                top.fill_between(grid, 0, 1.05, where=near_linear, step="mid", color="#d6ecfa", linewidth=0),
+            )
+            (self.input_lines[name],) = top.step([], [], where="mid", color="black", linewidth=1.4)
             # The activation curve, rescaled into [0, 1] so it shares the axes with the histogram.
             curve = f(grid)
             scaled_curve = (curve - curve.min()) / (curve.max() - curve.min())
-            top.plot(grid, scaled_curve, color="#2563eb", linewidth=1.5)
+            self.fixed(*top.plot(grid, scaled_curve, color=PALETTE["blue"], linewidth=1.5, ls="--"))
+            self._label_regions(top, grid, saturated, near_linear)
             # Few tick labels: text is what costs most when the figure redraws.
             top.set(xlim=self.Y_RANGE, ylim=(0, 1.05), xticks=[-6, 0, 6])
-            top.set_title(f"y = γx̂ + β into {name}", fontsize=9)
-            (self.output_lines[name],) = bottom.step([], [], where="mid", color="#2563eb", linewidth=1.2)
+            top.set_title(f"γx̂ + β into {name}")
+            (self.output_lines[name],) = bottom.step(
+                [], [], where="mid", color=PALETTE["blue"], linewidth=1.4
+            )
             low, high = np.round([curve.min(), curve.max()])  # the output's range: (0, 1), (-1, 1), (0, 8)
             bottom.set(xlim=(low, high), ylim=(0, 1.05), xticks=[low, (low + high) / 2, high])
             bottom.xaxis.set_major_formatter("{x:g}")
             self.output_edges[name] = np.linspace(low, high, 61)
-            bottom.set_xlabel(f"{name}(y)", fontsize=8, labelpad=1)
+            bottom.set_xlabel(f"{name}(y)", labelpad=1)
             for ax in (top, bottom):
-                ax.tick_params(labelsize=7, pad=1)
-                ax.yaxis.set_visible(False)  # heights are relative (tallest = 1); an axis would only cost time
-        key = "red: saturated (slope < 10 % of its largest)     green: near-linear (slope ≥ 75 %)"
-        fig.text(0.5, 0.005, key, ha="center", fontsize=8, color="#374151")
-        fig.subplots_adjust(left=0.03, right=0.97, top=0.93, bottom=0.12, hspace=0.35, wspace=0.1)
+                ax.tick_params(pad=1)
+                ax.yaxis.set_visible(
+                    False
+                )  # heights are relative (tallest = 1); an axis would only cost time
+        key = "sat. (hatched): slope < 10 % of its largest     lin. (plain): slope ≥ 75 %     dashed: the activation"
+        fig.text(0.5, 0.01, key, ha="center", color="#333333")
+        fig.subplots_adjust(left=0.02, right=0.98, top=0.92, bottom=0.16, hspace=0.42, wspace=0.12)
+
+    def _label_regions(self, ax, grid, saturated, near_linear):
+        """Direct labels on the shading: 'sat.' at the left end of the saturated region, 'lin.' in the middle
+        of the near-linear one where it is wide enough (a label besides the hatching)."""
+        label = {"ha": "center", "va": "top", "color": "#333333"}
+        if saturated.any():
+            left_end = grid[saturated][0] + 1.6
+            self.fixed(ax.text(left_end, 1.02, "sat.", **label))
+        if (
+            near_linear.any() and np.ptp(grid[near_linear]) > 4.0
+        ):  # wide enough for its label (ReLU: half a line)
+            middle = grid[near_linear].mean() + 0.8
+            self.fixed(ax.text(middle, 1.02, "lin.", **label))
 
     @staticmethod
     def _histogram(values, edges):

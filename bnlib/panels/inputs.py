@@ -13,12 +13,14 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from bnlib.live import Panel, live_title, static_legend
+from bnlib.live import PALETTE, Panel, live_title, static_legend
 from bnlib.panels.conditioning import format_steps, surface_setting, unit_and_offset_controls
 from bnlib.surface import steps_to_converge
 from bnlib.transforms import standardize
 
-COLORS = {"height": "#2563eb", "age": "#ea580c"}
+COLORS = {"height": PALETTE["blue"], "age": PALETTE["orange"]}
+# The second cue: height drawn solid, age dashed (so the two never differ by hue alone).
+LINESTYLES = {"height": "-", "age": "--"}
 BINS = 24
 
 
@@ -39,9 +41,13 @@ class _HistogramAxes:
     def __init__(self, ax, names, colors):
         self.ax = ax
         self.stairs = {
-            name: ax.stairs([0.0], [0.0, 1.0], color=colors[name], lw=1.6, label=name) for name in names
+            name: ax.stairs([0.0], [0.0, 1.0], color=colors[name], ls=LINESTYLES[name], lw=1.8, label=name)
+            for name in names
         }
-        self.bars = {name: ax.plot([], [], "-|", color=colors[name], lw=2.5, ms=10)[0] for name in names}
+        self.bars = {
+            name: ax.plot([], [], marker="|", ls=LINESTYLES[name], color=colors[name], lw=2.5, ms=10)[0]
+            for name in names
+        }
         self.means = {name: ax.plot([], [], "o", color=colors[name], mec="black", ms=6)[0] for name in names}
 
     def update(self, series: dict) -> None:
@@ -80,12 +86,12 @@ class InputScalesPanel(Panel):
     """
 
     title = "Units and offsets: what the optimizer sees"
-    figsize = (7.4, 4.6)
+    figsize = (5.6, 4.6)
+    full_redraw_controls = ("height_unit", "age_unit", "transform")  # new units: a new number line
 
     def controls(self):
-        slider = dict(style={"description_width": "110px"})
         return {
-            **unit_and_offset_controls(**slider),
+            **unit_and_offset_controls(),
             "transform": widgets.Dropdown(
                 options=["standardized", "min–max"], value="standardized", description="then"
             ),
@@ -93,18 +99,18 @@ class InputScalesPanel(Panel):
 
     def setup(self, fig):
         ax_raw, ax_new = fig.subplots(2, 1)
-        fig.subplots_adjust(left=0.08, right=0.97, top=0.93, bottom=0.1, hspace=0.5)
+        fig.subplots_adjust(left=0.07, right=0.97, top=0.86, bottom=0.07, hspace=0.62)
         self.raw = _HistogramAxes(ax_raw, ["height", "age"], COLORS)
         self.new = _HistogramAxes(ax_new, ["height", "age"], COLORS)
         # Above the axes, left of the title: the histograms and bars can reach every corner inside.
-        static_legend(ax_raw, loc="lower left", anchor=(-0.01, 0.98), ncols=2, fontsize=8, frameon=False)
+        static_legend(ax_raw, loc="lower left", anchor=(-0.01, 1.12), ncols=2, frameon=False, borderaxespad=0)
         for ax in (ax_raw, ax_new):
             ax.set_ylabel("people")
             ax.set_yticks([])
             # A change of unit or transform redraws the axes, and tick labels are most of that time.
             ax.xaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 2.5, 5, 10]))
-        self.raw_title = ax_raw.set_title("", fontsize=9, loc="right")
-        self.new_title = ax_new.set_title("", fontsize=9)
+        self.raw_title = ax_raw.set_title("", loc="right")
+        self.new_title = ax_new.set_title("")
         # x limits, fixed so that moving an offset slider only repaints the histograms: per pair of units,
         # one view that holds the data at every offset; per transform, one view (its output does not
         # depend on the units or offsets).
@@ -134,10 +140,8 @@ class InputScalesPanel(Panel):
         self.new.update({"height": X_new[:, 0], "age": X_new[:, 1]})
         self.raw.ax.set_xlim(self._limits_for_units(height_unit, age_unit))
         self.new.ax.set_xlim(self._new_limits.setdefault(transform, _padded_range(X_new)))
-        self.raw_title.set_text(
-            f"as measured: height in {height_unit_label}, age in {age_unit_label} (mean ± std)"
-        )
-        self.new_title.set_text(f"{transform}: unit-free, the same whatever the unit or offset")
+        self.raw_title.set_text(f"as measured: {height_unit_label}, {age_unit_label} (bars: mean ± std)")
+        self.new_title.set_text(f"{transform}: the same for every unit and offset")
 
         w0 = np.zeros(2)
         steps = [steps_to_converge(loss, w0, loss.optimal_lr) for loss in (raw_loss, new_loss)]
@@ -181,26 +185,31 @@ class VarianceEstimatorPanel(Panel):
 
     def setup(self, fig):
         self.ax = fig.add_subplot()
-        fig.subplots_adjust(left=0.06, right=0.97, top=0.88, bottom=0.16)
-        colors = {"÷n (biased)": "#dc2626", "÷(n − 1) (unbiased)": "#2563eb"}
-        self.names = list(colors)
+        fig.subplots_adjust(left=0.04, right=0.96, top=0.88, bottom=0.16)
+        # Colour and line style: ÷n solid vermillion, ÷(n − 1) dashed blue; their averages dotted.
+        styles = {"÷n (biased)": (PALETTE["vermillion"], "-"), "÷(n − 1) (unbiased)": (PALETTE["blue"], "--")}
+        self.names = list(styles)
         self.stairs = {
-            k: self.ax.stairs([0.0], [0.0, 1.0], color=c, lw=1.5, label=k) for k, c in colors.items()
+            k: self.ax.stairs([0.0], [0.0, 1.0], color=c, ls=ls, lw=1.8, label=k)
+            for k, (c, ls) in styles.items()
         }
-        self.averages = {k: self.ax.axvline(0, color=c, lw=2, ls="--") for k, c in colors.items()}
-        self.ax.axvline(self.sigma**2, color="black", lw=1.5, label="σ² = 100 cm²")
-        static_legend(self.ax, fontsize=8, frameon=False)
+        self.averages = {k: self.ax.axvline(0, color=c, lw=2, ls=":") for k, (c, _) in styles.items()}
+        self.fixed(self.ax.axvline(self.sigma**2, color="black", lw=1.5, label="σ² = 100 cm²"))
+        static_legend(self.ax, frameon=False)
         self.ax.set_xlabel("variance estimate (cm²)")
         self.ax.set_yticks([])
         self.edges = np.linspace(0, 4 * self.sigma**2, 41)
         self.ax.set_xlim(self.edges[0], self.edges[-1])
-        # Every n the slider offers, estimated once: an update only swaps the arrays drawn.
+        # Every n the slider offers, estimated once: an update only swaps the arrays drawn, under one fixed
+        # height that holds the tallest histogram of them all.
         slider = self._controls["n"]
         self.estimates = {}
         for n in range(slider.min, slider.max + 1):
             estimates = dict(zip(self.names, variance_estimates(n, sigma=self.sigma), strict=True))
             counts = {name: np.histogram(values, bins=self.edges)[0] for name, values in estimates.items()}
             self.estimates[n] = estimates, counts
+        tallest = max(c.max() for _, counts in self.estimates.values() for c in counts.values())
+        self.ax.set_ylim(0, 1.15 * tallest)
         self.title_text = live_title(self.ax)
 
     def render(self, n):
@@ -208,8 +217,6 @@ class VarianceEstimatorPanel(Panel):
         for name, values in estimates.items():
             self.stairs[name].set_data(counts[name], self.edges)
             self.averages[name].set_xdata([values.mean()] * 2)
-        tallest = max(1, *(c.max() for c in counts.values()))
-        self.keep_in_view(self.ax, y=[0, tallest * 1.15], margin=0.0)
         biased, unbiased = estimates.values()
         self.title_text.set_text(f"{len(biased):,} samples of n = {n} heights (σ = {self.sigma:g} cm)")
         return {
@@ -297,20 +304,26 @@ class HiddenDriftPanel(Panel):
 
     def setup(self, fig):
         self.ax_in, self.ax_hidden = fig.subplots(1, 2)
-        fig.subplots_adjust(left=0.05, right=0.97, top=0.86, bottom=0.16, wspace=0.15)
+        fig.subplots_adjust(left=0.03, right=0.98, top=0.86, bottom=0.17, wspace=0.08)
         inputs = self.run["inputs"][:, 0]
         counts, edges = np.histogram(inputs, bins=BINS)
-        self.ax_in.stairs(counts, edges, fill=True, color="#2563eb", alpha=0.6)
-        self.ax_in.plot([inputs.mean()], [counts.max() * 1.08], "v", color="#2563eb", mec="black", ms=8)
+        # The same at every step: drawn once, into the kept background.
+        self.fixed(
+            self.ax_in.stairs(counts, edges, fill=True, color=PALETTE["blue"], alpha=0.6),
+            *self.ax_in.plot(
+                [inputs.mean()], [counts.max() * 1.08], "v", color=PALETTE["blue"], mec="black", ms=8
+            ),
+        )
         self.ax_in.set_ylim(0, counts.max() * 1.15)
-        # The inputs are the same at every step, so their title is too (drawn once, in the background).
-        self.ax_in.set_title(f"input at every step: mean {inputs.mean():+.2f}, std {inputs.std():.2f}", fontsize=9)
-        self.ax_in.set_xlabel("standardized height (network input)")
-        self.hidden_now = self.ax_hidden.stairs([0.0], [0.0, 1.0], fill=True, color="#ea580c", alpha=0.6)
-        self.hidden_start = self.ax_hidden.stairs([0.0], [0.0, 1.0], color="black", lw=1.2)
-        (self.hidden_mean,) = self.ax_hidden.plot([], [], "v", color="#ea580c", mec="black", ms=8)
+        self.ax_in.set_title(f"input, every step: mean {inputs.mean():+.2f}, std {inputs.std():.2f}")
+        self.ax_in.set_xlabel("standardized height (input)")
+        self.hidden_now = self.ax_hidden.stairs(
+            [0.0], [0.0, 1.0], fill=True, color=PALETTE["orange"], alpha=0.6
+        )
+        self.hidden_start = self.ax_hidden.stairs([0.0], [0.0, 1.0], color="black", lw=1.2, ls="--")
+        (self.hidden_mean,) = self.ax_hidden.plot([], [], "v", color=PALETTE["orange"], mec="black", ms=8)
         self.hidden_title = live_title(self.ax_hidden)
-        self.ax_hidden.set_xlabel("hidden unit's input  x·w + b  (outline: step 0)")
+        self.ax_hidden.set_xlabel("hidden unit's input (dashed: step 0)")
         # One ruler for every unit and step (the range of all recorded pre-activations), so the axes
         # never move: a drift shows as the histogram sliding along it. Heights are relative to the
         # tallest bar (the y axis has no ticks), so the height of the axes is fixed too.
@@ -333,9 +346,7 @@ class HiddenDriftPanel(Panel):
         self.hidden_start.set_data(counts_start / tallest, edges)
         self.hidden_mean.set_data([now.mean()], [1.08])
         inputs = self.run["inputs"][:, 0]
-        self.hidden_title.set_text(
-            f"hidden unit {unit} at step {step}: mean {now.mean():+.2f}, std {now.std():.2f}"
-        )
+        self.hidden_title.set_text(f"unit {unit}, step {step}: mean {now.mean():+.2f}, std {now.std():.2f}")
         return {
             "input mean, std (every step)": f"{inputs.mean():+.3f}, {inputs.std():.3f}",
             f"hidden unit {unit} at step 0": f"mean {start.mean():+.3f}, std {start.std():.3f}",

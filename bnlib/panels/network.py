@@ -13,10 +13,13 @@ import ipywidgets as widgets
 import numpy as np
 
 from bnlib.experiments import final_accuracy, learning_rate_sweep
-from bnlib.live import Panel, Unstable
+from bnlib.live import PALETTE, Panel, Unstable
 
 LABELS = {None: "no BN", "batch": "BN"}
-COLORS = {None: "#dc2626", "batch": "#2563eb"}
+COLORS = {None: PALETTE["vermillion"], "batch": PALETTE["blue"]}
+# The second cue: without BN dashed with square markers, with BN solid with round ones.
+LINESTYLES = {None: "--", "batch": "-"}
+MARKERS = {None: "s", "batch": "o"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -72,12 +75,16 @@ class LearningRatePanel(Panel):
         self.loss_ax, self.accuracy_ax = fig.subplots(1, 2)
         self.loss_lines, self.end_marks = {}, {}
         for norm in self.norms:
-            (self.loss_lines[norm],) = self.loss_ax.plot([], [], color=COLORS[norm], lw=1.2)
+            (self.loss_lines[norm],) = self.loss_ax.plot([], [], color=COLORS[norm], ls=LINESTYLES[norm], lw=1.5)
             (self.end_marks[norm],) = self.loss_ax.plot([], [], "x", color=COLORS[norm], ms=9, mew=2, clip_on=False)
             accuracies = [final_accuracy(self.sweep[norm][lr]) for lr in self.lrs]
             # A diverged run has no accuracy: drawn at 0 with a cross, so the curve stays finite.
             shown = np.nan_to_num(np.array(accuracies) * 100, nan=0.0)
-            self.accuracy_ax.plot(self.lrs, shown, "o-", color=COLORS[norm])
+            self.fixed(
+                *self.accuracy_ax.plot(
+                    self.lrs, shown, marker=MARKERS[norm], ls=LINESTYLES[norm], color=COLORS[norm]
+                )
+            )
         self.loss_ax.set(xlabel="training step", ylabel="training loss (nats)", yscale="log")
         (self.current,) = self.accuracy_ax.plot([], [], color="#6b7280", ls="--", lw=1)
         self.accuracy_ax.set(
@@ -90,10 +97,10 @@ class LearningRatePanel(Panel):
             [LABELS[norm] for norm in self.norms],
             loc="lower center",
             ncols=len(self.norms),
-            fontsize=8,
             frameon=False,
+            borderaxespad=0.1,
         )
-        fig.tight_layout(rect=(0, 0.06, 1, 1))
+        fig.tight_layout(rect=(0, 0.08, 1, 1))
         # Fixed limits, so moving the slider only repaints the curves: up to ten times the loss training
         # starts from. A run that blows up leaves through the top edge, where a cross marks a divergence.
         runs = [self.sweep[norm][lr] for norm in self.norms for lr in self.lrs]
@@ -128,7 +135,9 @@ class LearningRatePanel(Panel):
 
 # ----- static figures of notebooks 06 and 07 (each one call from the notebook) ------------------------------
 
-PALETTE = ("#dc2626", "#2563eb", "#16a34a", "#9333ea")
+# Okabe–Ito colours, each with its own line style in the figures below, so no line is told by hue alone.
+FIGURE_COLORS = (PALETTE["vermillion"], PALETTE["blue"], PALETTE["green"], PALETTE["purple"])
+FIGURE_LINESTYLES = ("--", "-", "-.", ":")
 
 
 def plot_figure_1(runs, unit: int = 0, figsize=(10.0, 3.2)):
@@ -141,13 +150,13 @@ def plot_figure_1(runs, unit: int = 0, figsize=(10.0, 3.2)):
 
     fig, axes = plt.subplots(1, 1 + len(runs), figsize=figsize)
     low, high = np.inf, -np.inf
-    for color, (label, (log, trace)) in zip(PALETTE, runs.items(), strict=False):
-        axes[0].plot(log.evaluated_steps, 100 * np.array(log.test_accuracy), color=color, label=label)
+    for color, line, (label, (log, trace)) in zip(FIGURE_COLORS, FIGURE_LINESTYLES, runs.items(), strict=False):
+        axes[0].plot(log.evaluated_steps, 100 * np.array(log.test_accuracy), line, color=color, label=label)
         percentiles = trace.percentiles(unit)
         low, high = min(low, percentiles.min()), max(high, percentiles.max())
     axes[0].set(xlabel="training step", ylabel="test accuracy (%)", title="(a) test accuracy")
-    axes[0].legend(fontsize=8)
-    for ax, letter, color, (label, (_, trace)) in zip(axes[1:], "bcd", PALETTE, runs.items(), strict=False):
+    axes[0].legend(fontsize=10)
+    for ax, letter, color, (label, (_, trace)) in zip(axes[1:], "bcd", FIGURE_COLORS, runs.items(), strict=False):
         percentiles = trace.percentiles(unit)
         for column, style in zip(range(3), (":", "-", ":"), strict=True):
             ax.plot(trace.steps, percentiles[:, column], style, color=color)
@@ -170,11 +179,18 @@ def plot_sweep(sweep, xlabel: str, figsize=(5.0, 3.2)):
     for norm, runs in sweep.items():
         values = sorted(runs)
         accuracies = np.array([final_accuracy(runs[v]) for v in values]) * 100
-        ax.plot(values, np.nan_to_num(accuracies, nan=0.0), "o-", color=COLORS[norm], label=LABELS[norm])
+        ax.plot(
+            values,
+            np.nan_to_num(accuracies, nan=0.0),
+            marker=MARKERS[norm],
+            ls=LINESTYLES[norm],
+            color=COLORS[norm],
+            label=LABELS[norm],
+        )
         diverged = [v for v in values if runs[v].diverged]
         ax.plot(diverged, [0] * len(diverged), "x", color=COLORS[norm], ms=10, mew=2)
     ax.set(xscale="log", xlabel=xlabel, ylabel="final test accuracy (%)", ylim=(-3, 100))
-    ax.legend(fontsize=8, title="× = diverged", title_fontsize=8)
+    ax.legend(fontsize=10, title="× = diverged", title_fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -184,10 +200,10 @@ def plot_gradient_norms(norms, title: str = "", figsize=(5.0, 3.2)):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=figsize)
-    for color, (label, values) in zip(PALETTE, norms.items(), strict=False):
-        ax.plot(np.arange(1, len(values) + 1), values, "o-", color=color, label=label)
+    for color, line, (label, values) in zip(FIGURE_COLORS, FIGURE_LINESTYLES, norms.items(), strict=False):
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o", ls=line, color=color, label=label)
     ax.set(yscale="log", xlabel="linear layer (1 = first)", ylabel="‖∂L/∂W‖", title=title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -201,14 +217,17 @@ def plot_traces(panels, figsize=None):
     fig, axes = plt.subplots(1, len(panels), figsize=figsize, squeeze=False)
     for ax, (title, lines) in zip(axes[0], panels.items(), strict=True):
         all_positive = True
-        for color, (label, (steps, values)) in zip(PALETTE, lines.items(), strict=False):
+        for color, line, (label, (steps, values)) in zip(
+            FIGURE_COLORS, FIGURE_LINESTYLES, lines.items(), strict=False
+        ):
             values = np.asarray(values, dtype=float)
             all_positive &= bool(np.all(values > 0))
-            ax.plot(steps, values, "o-" if len(values) <= 30 else "-", ms=3, color=color, label=label)
+            marker = "o" if len(values) <= 30 else None
+            ax.plot(steps, values, marker=marker, ls=line, ms=3, color=color, label=label)
         if all_positive:
             ax.set_yscale("log")
         ax.set(xlabel="training step", title=title)
-        ax.title.set_fontsize(9)
-    axes[0][0].legend(fontsize=8)
+        ax.title.set_fontsize(10)
+    axes[0][0].legend(fontsize=10)
     fig.tight_layout()
     return fig

@@ -8,7 +8,7 @@ VarianceShiftPanel   dropout rate, where dropout goes, recomputed statistics →
 import ipywidgets as widgets
 import numpy as np
 
-from bnlib.live import Panel
+from bnlib.live import PALETTE, Panel
 
 NUM_EXAMPLES = 1200
 HIDDEN = 64  # units of the previous block (ReLU outputs), each dropped out with probability p
@@ -35,7 +35,7 @@ class VarianceShiftPanel(Panel):
     behind it stores that larger variance and, at test time, divides by too large a std."""
 
     title = "Dropout before batch norm: the variance shift"
-    figsize = (7.4, 3.6)
+    figsize = (8.6, 3.6)
 
     def __init__(self, seed=0, **values):
         rng = np.random.default_rng(seed)
@@ -57,28 +57,31 @@ class VarianceShiftPanel(Panel):
         return {
             "rate": widgets.FloatSlider(value=0.5, min=0.0, max=0.9, step=0.05, description="dropout p"),
             "placement": widgets.Dropdown(options=PLACEMENTS, value=PLACEMENTS[0], description="dropout"),
-            "recompute": widgets.Checkbox(value=False, description="recompute statistics with dropout off"),
+            "recompute": widgets.Checkbox(value=False, description="recompute statistics, dropout off"),
         }
 
     def setup(self, fig):
         self.ax_input, self.ax_output = fig.subplots(1, 2)
-        (self.train_line,) = self.ax_input.plot([], [], drawstyle="steps-mid", color="#dc2626")
+        # Training dashed vermillion, test time solid blue: told apart by line style as well as colour.
+        (self.train_line,) = self.ax_input.plot(
+            [], [], drawstyle="steps-mid", color=PALETTE["vermillion"], ls="--", lw=1.8
+        )
         scale = np.sqrt(self.test_var[0])
         (self.test_line,) = self.ax_input.plot(
             *_histogram((self.test_inputs[:, 0] - self.test_mean[0]) / scale),
             drawstyle="steps-mid",
-            color="#2563eb",
+            color=PALETTE["blue"],
         )
-        self.ax_input.set(
-            title="BN input, feature 0 (standardized\nby its test-time statistics)", xlim=(-4, 4)
-        )
+        self.fixed(self.test_line)
+        self.ax_input.set(title="BN input, feature 0\n(in test-time standard units)", xlim=(-4, 4))
         self.ax_input.set_xlabel("value")
         grid = np.linspace(-4, 4, 161)
         (promise,) = self.ax_output.plot(
-            grid, np.exp(-(grid**2) / 2) / np.sqrt(2 * np.pi), color="#6b7280", ls="--", lw=1
+            grid, np.exp(-(grid**2) / 2) / np.sqrt(2 * np.pi), color="black", ls=":", lw=1.2
         )
-        (self.output_line,) = self.ax_output.plot([], [], drawstyle="steps-mid", color="#2563eb")
-        self.ax_output.set(title="BN output at test time, all features", xlim=(-4, 4))
+        self.fixed(promise)
+        (self.output_line,) = self.ax_output.plot([], [], drawstyle="steps-mid", color=PALETTE["blue"])
+        self.ax_output.set(title="BN output at test time,\nall features", xlim=(-4, 4))
         self.ax_output.set_xlabel("x̂ (running statistics)")
         for ax in (self.ax_input, self.ax_output):
             ax.set_yticks([])  # densities: the shapes matter, not the numbers (and fewer labels draw faster)
@@ -90,10 +93,10 @@ class VarianceShiftPanel(Panel):
             ["training", "test time", "N(0, 1): what BN promises"],
             loc="lower center",
             ncols=3,
-            fontsize=8,
             frameon=False,
+            borderaxespad=0.1,
         )
-        fig.tight_layout(rect=(0, 0.07, 1, 1))
+        fig.tight_layout(rect=(0, 0.08, 1, 1))
         # Fixed heights that fit every dropout rate the slider offers, so moving it repaints only the curves
         # (and the curves' heights can be compared from one rate to the next).
         rate_slider = self.control_widgets["rate"]

@@ -11,7 +11,7 @@ import numpy as np
 
 from bnlib.batchnorm import BatchNorm
 from bnlib.inference import outputs_in_batches, running_average
-from bnlib.live import Panel, static_legend
+from bnlib.live import PALETTE, Panel, static_legend
 
 # The feature the running-statistics panel samples: a pre-activation with known population statistics
 # (activations have no unit).
@@ -48,9 +48,11 @@ def legend_above(fig, ax, handles=None, labels=None, ncols=3):
         handles=handles,
         labels=labels,
         ncols=ncols,
-        fontsize=7,
         frameon=False,
         borderaxespad=0.2,
+        handlelength=1.5,  # compact, so three entries fit above one axes in projector mode
+        handletextpad=0.4,
+        columnspacing=1.0,
     )
 
 
@@ -69,7 +71,9 @@ class RunningStatsPanel(Panel):
     """The exponential moving average of the batch statistics, step by step, against the population values."""
 
     title = "Running statistics vs the population"
-    figsize = (7.0, 4.6)
+    figsize = (7.6, 4.2)
+    # Batch sizes come in bands with their own y-range (BATCH_SIZE_BANDS): crossing a band redraws the axes.
+    full_redraw_controls = ("batch_size",)
 
     def __init__(self, seed=0, **values):
         # One seeded draw for the largest setting; each setting reads a corner (column t is step t's batch).
@@ -108,7 +112,7 @@ class RunningStatsPanel(Panel):
             "batch_size": widgets.IntSlider(value=32, min=2, max=MAX_BATCH, description="batch size"),
             "momentum": widgets.SelectionSlider(options=MOMENTA, value=0.1, description="momentum"),
             "steps": widgets.IntSlider(value=100, min=1, max=MAX_STEPS, description="steps"),
-            "cumulative": widgets.Checkbox(value=False, description="momentum=None (cumulative average)"),
+            "cumulative": widgets.Checkbox(value=False, description="momentum=None: cumulative average"),
         }
 
     def setup(self, fig):
@@ -116,20 +120,20 @@ class RunningStatsPanel(Panel):
         population = (POPULATION_MEAN, POPULATION_STD**2)
         self.dots, self.running = [], []
         for ax, name, value in zip(self.axes, ("mean", "variance"), population, strict=True):
-            (line,) = ax.plot([], [], color="#2563eb", lw=2)
+            (line,) = ax.plot([], [], color=PALETTE["blue"], lw=2)
             # Markers of one Line2D draw several times faster than a scatter of the same points.
-            (dots,) = ax.plot([], [], "o", ms=2.5, ls="none", color="#9ca3af", zorder=line.get_zorder() - 0.1)
+            (dots,) = ax.plot([], [], "o", ms=2.5, ls="none", color="#a0a0a0", zorder=line.get_zorder() - 0.1)
             self.running.append(line)
             self.dots.append(dots)
-            ax.axhline(value, color="#dc2626", ls="--", lw=1.2)
+            self.fixed(ax.axhline(value, color=PALETTE["vermillion"], ls="--", lw=1.5))
             ax.set_ylabel(f"{name}\n(population {value:g})")
         # A fixed time axis: the steps slider plays the training forward, and curves compare across settings.
         self.axes[0].set_xlim(-0.01 * MAX_STEPS, 1.02 * MAX_STEPS)
         self.axes[1].set_xlabel("training step")
         dots, running, population = self.dots[0], self.running[0], self.axes[0].lines[-1]
-        labels = ["batch statistic (one per step)", "running estimate", "population value"]
+        labels = ["batch statistic", "running estimate", "population"]
         legend_above(fig, self.axes[0], [dots, running, population], labels)
-        fig.tight_layout(rect=(0, 0, 1, 0.95))
+        fig.tight_layout(rect=(0, 0, 1, 0.93))
 
     def statistics(self, batch_size):
         """Batch means and unbiased variances of every step for this batch size (two arrays (MAX_STEPS,))."""
@@ -196,7 +200,7 @@ class BatchNoisePanel(Panel):
     """One example normalized inside many random batches: the spread of its output, and how it shrinks."""
 
     title = "Batch statistics as noise"
-    figsize = (7.6, 3.6)
+    figsize = (8.8, 3.8)
 
     def __init__(self, seed=0, **values):
         rng = np.random.default_rng(seed)
@@ -219,15 +223,15 @@ class BatchNoisePanel(Panel):
         }
 
     def setup(self, fig):
-        self.hist_ax, self.trend_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.3, 1]})
+        self.hist_ax, self.trend_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1]})
         # A step line rather than 60 bars: one artist to update and draw.
         (self.histogram,) = self.hist_ax.plot(
-            HISTOGRAM_EDGES, np.zeros(HISTOGRAM_EDGES.size), drawstyle="steps-post", color="#2563eb"
+            HISTOGRAM_EDGES, np.zeros(HISTOGRAM_EDGES.size), drawstyle="steps-post", color=PALETTE["blue"]
         )
         self.eval_line = self.hist_ax.axvline(
-            0.0, color="#dc2626", ls="--", label="eval mode (population stats)"
+            0.0, color=PALETTE["vermillion"], ls="--", label="eval mode (population stats)"
         )
-        self.hist_ax.set_xlabel(f"the example's output x̂ in {NUM_BATCHES} random batches")
+        self.hist_ax.set_xlabel(f"the example's x̂ in {NUM_BATCHES} random batches")
         self.hist_ax.set_ylabel("batches")
         # A fixed count axis (no bin can hold more than all the batches): the histogram grows taller and
         # narrower as the batch size grows, and the update is blitted.
@@ -236,19 +240,21 @@ class BatchNoisePanel(Panel):
 
         sizes = np.array(NOISE_BATCH_SIZES, dtype=float)
         (self.trend,) = self.trend_ax.plot(
-            sizes, np.ones_like(sizes), "o-", color="#2563eb", label="measured"
+            sizes, np.ones_like(sizes), "o-", color=PALETTE["blue"], label="measured"
         )
         (self.reference,) = self.trend_ax.plot(
-            sizes, np.ones_like(sizes), ":", color="#6b7280", label="∝ 1/√B"
+            sizes, np.ones_like(sizes), ":", color="black", label="∝ 1/√B"
         )
-        (self.current,) = self.trend_ax.plot([], [], "o", ms=10, mfc="none", mec="#dc2626", label="this B")
+        (self.current,) = self.trend_ax.plot(
+            [], [], "o", ms=12, mfc="none", mew=2, mec=PALETTE["vermillion"], label="this B"
+        )
         self.trend_ax.set_xscale("log", base=2)
         self.trend_ax.set_yscale("log")
         self.trend_ax.set_xlabel("batch size B")
         self.trend_ax.set_ylabel("jitter (std of x̂)")
         self.trend_ax.set_ylim(JITTER_LIMITS)
         legend_above(fig, self.trend_ax)
-        fig.tight_layout(rect=(0, 0, 1, 0.93))
+        fig.tight_layout(rect=(0, 0, 1, 0.92))
 
     def render(self, batch_size, position):
         example = np.array([position])

@@ -1,10 +1,12 @@
 """Each interactive notebook, opened in JupyterLab in a real Chromium: Run All works, no output is an
-error, every figure draws, and moving a slider by keyboard repaints its figure."""
+error, every figure draws, every live figure fits a laptop and a projector screen (tests/browser/fit.py),
+and moving a slider by keyboard repaints its figure."""
 
 import re
 
 import nbformat
 import pytest
+from fit import LAPTOP, PROJECTOR, live_output_count, show_screen, unfit_outputs
 from harness import LabNotebook
 from notebook_runner import all_notebooks
 from paths import NOTEBOOKS
@@ -52,8 +54,15 @@ def test_notebook_in_jupyterlab(lab, browser, path, panel_cells):
         # A figure left stale is redrawn after every kernel message, and each redraw sends the next one:
         # the kernel then never rests and every slider waits behind it.
         assert notebook.goes_quiet(), "the kernel keeps sending messages with nothing touched"
+        # Every live output, whatever draws it: controls, figure and readouts at one scroll position, on a
+        # laptop with the file browser open and on a projector with it collapsed; no label cut.
+        assert live_output_count(notebook) >= panels
+        unfit = unfit_outputs(notebook, LAPTOP) + unfit_outputs(notebook, PROJECTOR)
+        assert not unfit, "\n".join(unfit)
+        show_screen(notebook, LAPTOP)  # the sliders below are moved on the laptop screen
         for panel in range(panels):
             before = notebook.wait_for_figure(panel)
+            # By keyboard, as a learner without a mouse moves it (fit.py checks every control takes the focus).
             # Not every slider changes every setting's picture (an offset vanishes once features are
             # standardized), so try the sliders in order until one repaints the figure.
             repainted = False
