@@ -6,7 +6,6 @@ import base64
 import contextlib
 import functools
 import http.server
-import os
 import re
 import sys
 import threading
