@@ -79,27 +79,39 @@ def test_notebook_in_jupyterlab(lab, browser, path, panel_cells):
 
 def test_a_question_map_link_opens_its_notebook_at_the_answer(lab, browser):
     """00_start_here's map sends each learner question to a cell of another notebook: clicking a link must
-    open that notebook scrolled to that cell (its top at the top of the notebook), where the answer starts."""
+    open that notebook with that cell on screen, where the answer starts, without the learner scrolling.
+
+    Both the first link (an answer near the top of its notebook) and the last (deep in a long notebook) are
+    clicked. JupyterLab 4.6 does not always put the cell's top exactly at the top of the notebook (its
+    windowed notebook scrolls by estimated cell heights, and an answer near the top may already be in view),
+    so the test asks for what a learner needs: the cell visible in the notebook's scroll area."""
     notebook = LabNotebook.open(browser, lab, "00_start_here.ipynb")
     try:
         # JupyterLab rewrites a relative link into its /files/ URL (with a query) and opens it itself on click.
         links = notebook.page.locator(".jp-RenderedMarkdown a[href*='.ipynb'][href*='#cell-id=']")
-        assert links.count() > 0, "00_start_here has no links to answers"
-        href = links.first.get_attribute("href")
-        target_notebook, cell_id = re.search(r"([\w.-]+\.ipynb)(?:\?[^#]*)?#cell-id=([\w-]+)$", href).groups()
-        links.first.click()
-        notebook.page.wait_for_function(
-            """([name, id]) => {
-                const widget = window.jupyterapp.shell.currentWidget;
-                if (!widget?.context?.path?.endsWith(name)) return false;
-                const cells = widget.content.widgets;
-                const target = cells.find(cell => cell.model.id === id);
-                const top = widget.content.node.getBoundingClientRect().top;
-                const scrolled = cells[0].node.getBoundingClientRect().top < top - 10;
-                return Boolean(target) && scrolled && Math.abs(target.node.getBoundingClientRect().top - top) < 60;
-            }""",
-            arg=[target_notebook, cell_id],
-            timeout=60_000,
-        )
+        assert links.count() > 1, "00_start_here has fewer than two links to answers"
+        for link in (links.first, links.last):
+            href = link.get_attribute("href")
+            target_notebook, cell_id = re.search(
+                r"([\w.-]+\.ipynb)(?:\?[^#]*)?#cell-id=([\w-]+)$", href
+            ).groups()
+            # back to the start page's tab (the previous click opened another notebook)
+            notebook.page.evaluate(
+                "() => window.jupyterapp.commands.execute('docmanager:open', {path: '00_start_here.ipynb'})"
+            )
+            link.click()
+            notebook.page.wait_for_function(
+                """([name, id]) => {
+                    const widget = window.jupyterapp.shell.currentWidget;
+                    if (!widget?.context?.path?.endsWith(name)) return false;
+                    const target = widget.content.widgets.find(cell => cell.model.id === id);
+                    const area = widget.content.node.closest('.jp-WindowedPanel-outer') ?? widget.content.node;
+                    const visible = area.getBoundingClientRect(), cell = target?.node.getBoundingClientRect();
+                    return Boolean(cell) && cell.height > 0 && cell.top < visible.bottom - 40
+                        && cell.bottom > visible.top + 40;
+                }""",
+                arg=[target_notebook, cell_id],
+                timeout=60_000,
+            )
     finally:
         notebook.close()
