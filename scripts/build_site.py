@@ -81,14 +81,22 @@ def make_static(notebook) -> int:
             if WIDGET_VIEW in data:
                 del data[WIDGET_VIEW]
                 if PNG in data:
-                    # ipympl's text/html wraps the same PNG in a widget label: keep the plain picture.
-                    data.pop("text/html", None)
+                    # ipympl's text/html wraps the same PNG in a widget label: keep the plain picture. A
+                    # panel's own <img> carries alt text for readers who cannot see it: that one stays.
+                    if not _is_described_picture(data.get("text/html", "")):
+                        data.pop("text/html", None)
                 else:
                     data.clear()
                     data["text/html"] = LIVE_ONLY_NOTE
             pictures += PNG in data
     notebook.metadata.pop("widgets", None)  # saved widget state would make the page fetch widget code
     return pictures
+
+
+def _is_described_picture(html_text) -> bool:
+    """True for output HTML that is one picture with alt text (what a live panel adds for static viewers)."""
+    text = "".join(html_text) if isinstance(html_text, list) else html_text
+    return text.lstrip().startswith("<img") and 'alt="' in text and 'alt=""' not in text
 
 
 def page_name(notebook: Path, root: Path) -> Path:

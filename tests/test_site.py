@@ -89,6 +89,13 @@ def test_every_figure_is_a_png(site):
         assert base64.b64decode(data).startswith(PNG_SIGNATURE)
 
 
+def test_a_panels_picture_keeps_its_alt_text(site):
+    """A reader who cannot see the picture of a live panel is told what it shows (its title and readouts)."""
+    pages, _ = site
+    alts = re.findall(r'<img[^>]*alt="([^"]+)"', pages[0].html.read_text())
+    assert any("Now:" in alt and len(alt) > 40 for alt in alts), f"no panel picture with alt text: {alts}"
+
+
 def test_no_widget_is_left_waiting_for_a_kernel(site):
     pages, _ = site
     figures = pages[0].html.read_text()
