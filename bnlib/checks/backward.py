@@ -113,8 +113,41 @@ def check_batchnorm_backward(student_fn: Callable, forward_fn: Callable | None =
     """
     if forward_fn is None:
         from bnlib.batchnorm import batchnorm_forward as forward_fn
+    return backward_check(
+        student_fn,
+        forward_fn,
+        batch_cases(),
+        (reference_forward, reference_backward),
+        BACKWARD_MISTAKES,
+        layouts=("(N, D)", "(D,)"),
+        label="backward",
+        name=getattr(student_fn, "__name__", "backward"),
+        fix_forward_hint="fix the forward first: run check_batchnorm_forward on it.",
+    )
 
-    def run(case: BatchCase) -> Got:
+
+def backward_check(
+    student_fn: Callable,
+    forward_fn: Callable,
+    cases,
+    references,
+    mistakes,
+    *,
+    layouts: tuple[str, str],
+    label: str,
+    name: str,
+    fix_forward_hint: str,
+) -> CheckResult:
+    """Check a learner's ``backward(dout, cache) -> (dx, dgamma, dbeta)`` on the cache their own forward makes.
+
+    The forward runs first on each case and must give the reference output (``references``: the forward and
+    the backward reference, each taking a case), so a wrong forward is not blamed on the backward.
+    ``layouts``: the shapes of dx and of dgamma/dbeta, e.g. ("(N, D)", "(D,)"); ``label``: how messages
+    name the learner's function; ``name``: the check's name.
+    """
+    forward_reference, backward_reference = references
+
+    def run(case) -> Got:
         try:
             returned = call_learner(
                 forward_fn,
@@ -128,38 +161,39 @@ def check_batchnorm_backward(student_fn: Callable, forward_fn: Callable | None =
             out, cache = unpack(returned, ("out", "cache"), "the forward function")
         except LearnerError as error:
             raise LearnerError(f"in the forward function: {error.problem}", error.hints) from None
-        if not close(out, reference_forward(case)[0], case.tol):
+        if not close(out, forward_reference(case)[0], case.tol):
             raise LearnerError(
                 "the forward function gives a wrong output, so its cache cannot be trusted",
-                ["fix the forward first: run check_batchnorm_forward on it."],
+                [fix_forward_hint],
             )
         dout = case.dout.copy()
         returned = call_learner(
             student_fn,
             dout,
             cache,
-            signature="backward(dout, cache) -> (dx, dgamma, dbeta)",
+            signature=f"{label}(dout, cache) -> (dx, dgamma, dbeta)",
             batch_shape=case.batch_shape,
         )
-        got = unpack(returned, ("dx", "dgamma", "dbeta"), "your backward")
+        got = unpack(returned, ("dx", "dgamma", "dbeta"), f"your {label}")
         return Got(got, changed_in_place({"dout": case.dout}, {"dout": dout}))
 
+    x_layout, parameter_layout = layouts
     check = Check(
-        name=getattr(student_fn, "__name__", "backward"),
+        name=name,
         outputs=(
-            Output("dx", "(N, D)", keep_dtype=True),
-            Output("dgamma", "(D,)", keep_dtype=True),
-            Output("dbeta", "(D,)", keep_dtype=True),
+            Output("dx", x_layout, keep_dtype=True),
+            Output("dgamma", parameter_layout, keep_dtype=True),
+            Output("dbeta", parameter_layout, keep_dtype=True),
         ),
         run=run,
-        expected=reference_backward,
-        mistakes=BACKWARD_MISTAKES,
+        expected=backward_reference,
+        mistakes=mistakes,
     )
     # The backward finds eps in the cache, not among its arguments.
     cases = [
         dataclasses.replace(case, varies=dataclasses.replace(case.varies, given="its cache holds"))
         if case.varies
         else case
-        for case in batch_cases()
+        for case in cases
     ]
     return run_check(check, cases)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bnlib.checks.backward import backward_check
 from bnlib.checks.calling import call_learner, changed_in_place
 from bnlib.checks.engine import (
     FLOAT32_TOL,
@@ -28,10 +29,9 @@ from bnlib.checks.engine import (
     Output,
     Tolerance,
     Variation,
-    close,
     run_check,
 )
-from bnlib.checks.reading import LearnerError, unpack
+from bnlib.checks.reading import unpack
 
 # ---------------------------------------------------------------------------------------------------------
 # Exercise 1's and 2's functions, for (N, D) rows only
@@ -369,58 +369,17 @@ def _forward_check(name, student_fn, cases, reference, mistakes, layout) -> Chec
 
 
 def _backward_check(name, student_fn, forward_fn, cases, references, mistakes, layouts) -> CheckResult:
-    forward_reference, backward_reference = references
-
-    def run(case: NormCase) -> Got:
-        try:
-            returned = call_learner(
-                forward_fn,
-                case.x.copy(),
-                case.gamma.copy(),
-                case.beta.copy(),
-                case.eps,
-                signature="forward(x, gamma, beta, eps) -> (out, cache)",
-                batch_shape=case.batch_shape,
-            )
-            out, cache = unpack(returned, ("out", "cache"), "the forward function")
-        except LearnerError as error:
-            raise LearnerError(f"in the forward function: {error.problem}", error.hints) from None
-        if not close(out, forward_reference(case)[0], case.tol):
-            raise LearnerError(
-                "the forward function gives a wrong output, so its cache cannot be trusted",
-                ["fix the forward first and run its check."],
-            )
-        dout = case.dout.copy()
-        returned = call_learner(
-            student_fn,
-            dout,
-            cache,
-            signature=f"{name}(dout, cache) -> (dx, dgamma, dbeta)",
-            batch_shape=case.batch_shape,
-        )
-        got = unpack(returned, ("dx", "dgamma", "dbeta"), f"your {name}")
-        return Got(got, changed_in_place({"dout": case.dout}, {"dout": dout}))
-
-    x_layout, parameter_layout = layouts
-    check = Check(
+    return backward_check(
+        student_fn,
+        forward_fn,
+        cases,
+        references,
+        mistakes,
+        layouts=layouts,
+        label=name,
         name=name,
-        outputs=(
-            Output("dx", x_layout, keep_dtype=True),
-            Output("dgamma", parameter_layout, keep_dtype=True),
-            Output("dbeta", parameter_layout, keep_dtype=True),
-        ),
-        run=run,
-        expected=backward_reference,
-        mistakes=mistakes,
+        fix_forward_hint="fix the forward first and run its check.",
     )
-    # The backward finds eps in the cache, not among its arguments.
-    cases = [
-        dataclasses.replace(case, varies=dataclasses.replace(case.varies, given="its cache holds"))
-        if case.varies
-        else case
-        for case in cases
-    ]
-    return run_check(check, cases)
 
 
 def check_spatial_batchnorm_forward(student_fn: Callable) -> CheckResult:
