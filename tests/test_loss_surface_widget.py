@@ -115,3 +115,17 @@ def test_displaying_it_needs_no_ipympl():
 def test_bad_values_are_refused_with_the_range():
     with pytest.raises(ValueError, match="outside the range"):
         LossSurfacePanel(lr_ratio=3.0)
+
+
+def test_its_text_follows_projector_mode():
+    """The canvas's text is 10 pt (text_scale 1) on a laptop and 12 pt (1.2) after projector(), as every
+    panel's; a scale that would draw below 10 pt is refused (the browser test measures the pixels)."""
+    assert LossSurfacePanel().widget().text_scale == 1.0
+    live.projector(True)
+    try:
+        assert LossSurfacePanel().widget().text_scale == pytest.approx(1.2)
+    finally:
+        live.projector(False)
+    assert LossSurfacePanel(text_scale=1.5).widget().text_scale == 1.5
+    with pytest.raises(ValueError, match="below 10 pt"):
+        LossSurfacePanel(text_scale=0.8)

@@ -153,10 +153,7 @@ def fast_path_values(widget) -> list:
 
 
 # Panels that do not declare their full-redraw controls yet, and why (strict: the day one passes, remove it).
-UNDECLARED = {
-    "LossSurfacePanel": "drawn in the browser (LossSurfaceWidget); its matplotlib figure, the static picture, "
-    "redraws its axes for a new unit or transform and does not declare full_redraw_controls",
-}
+UNDECLARED: dict[str, str] = {}
 
 
 def with_known_gaps(panels, gaps):

@@ -13,10 +13,12 @@ from functools import lru_cache
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.lines import TICKDOWN
 from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import Affine2D, ScaledTranslation, blended_transform_factory
 
 from bnlib.data import AGE_UNITS, HEIGHT_UNITS, UNIT_SINGULAR, height_age
-from bnlib.live import Panel, Unstable
+from bnlib.live import STYLES, Panel, Unstable, style
 from bnlib.surface import QuadraticLoss, excess_loss_curve, gradient_descent, steps_to_converge
 from bnlib.transforms import transform_by_name
 
@@ -174,17 +176,39 @@ class LossSurfacePanel(Panel):
     and for ``panel.drawn()``; it is drawn when the kernel itself changes a value (``panel.set``) or when a
     picture is asked for, not on every move in the browser.
 
-    text_scale: the size of the widget's text, 1 on a laptop; 1.4 or so for a projector.
+    Its kernel figure and the fast path: a unit, an offset, the correlation or the features give the bowl a
+    new view and new axis labels, so the static figure is drawn again (``full_redraw_controls``); η, β and the
+    steps only repaint the path and the curve (the step axis's labels are repainted texts, since its range
+    follows the steps).
+
+    text_scale: the size of the canvas's text relative to 10 pt (13.3 CSS px). By default it follows
+    :func:`bnlib.live.projector`: 1 on a laptop, 1.2 (12 pt, 16 px) in projector mode; never below 1.
     """
 
     title = "The loss over the weights, and gradient descent on it"
     figsize = (8.2, 4.0)
     # Computed in the browser without the kernel, on every frame of a drag.
     drawn_in_browser = ("lr_ratio", "momentum", "steps")
+    # A new bowl moves the view of the weights (and a unit or the features rename its axes).
+    full_redraw_controls = (
+        "transform",
+        "height_unit",
+        "age_unit",
+        "height_offset_cm",
+        "age_offset_years",
+        "correlation",
+    )
 
-    def __init__(self, *, text_scale: float = 1.0, **values):
+    def __init__(self, *, text_scale: float | None = None, **values):
         from bnlib.panels.loss_surface import LossSurfaceWidget, colormap_bytes, control_description
 
+        if text_scale is None:
+            text_scale = style().text_pt / STYLES["laptop"].text_pt  # 1.2 after projector()
+        if not text_scale >= 1.0:
+            raise ValueError(
+                f"text_scale={text_scale!r} would draw the canvas's text below 10 pt, too small to read; "
+                "pass 1 or more (1.2 is projector size), or leave it out to follow bnlib.live.projector()."
+            )
         self._front = LossSurfaceWidget(title=self.title, text_scale=float(text_scale))
         self._browser_driving = False  # True while applying values that came from the browser
         super().__init__(**values)
@@ -290,19 +314,37 @@ class LossSurfacePanel(Panel):
         self.ax_curve.set_ylim(-9.5, 3.5)
         exponents = [-9, -6, -3, 0, 3]
         self.ax_curve.set_yticks(exponents, [f"1e{e}" for e in exponents])
-        self.ax_curve.xaxis.set_major_locator(MaxNLocator(4, integer=True))
+        # The step axis's range follows the steps slider (0 to 10, 20, 50, …): its ticks and labels are
+        # repainted artists over fixed limits, so moving the steps never redraws the figure in full. The curve
+        # is kept in steps and drawn through a scaling to the fixed range [0, 1].
+        self.ax_curve.set_xlim(0.0, 1.0)
+        self.ax_curve.set_xticks([])
+        self._steps_to_axis = Affine2D()
+        self._step_locator = MaxNLocator(4, integer=True)
+        tick_points = 3.5  # matplotlib's major tick length and label pad
+        (self.step_ticks,) = self.ax_curve.plot(
+            [], [], ls="", marker=TICKDOWN, ms=tick_points, color="black", transform=self.ax_curve.transAxes,
+            clip_on=False,
+        )  # its length is scaled with the other markers in projector mode
+        below = ScaledTranslation(0.0, -tick_points * (self.style.line_scale + 1) / 72.0, fig.dpi_scale_trans)
+        self.step_labels = [
+            self.ax_curve.text(0, 0, "", ha="center", va="top", transform=self.ax_curve.transAxes + below)
+            for _ in range(8)
+        ]
         self.ax_curve.axhline(np.log10(RTOL), color="#6b7280", ls="--", lw=0.8)
-        # A figure text at a data position of the curve's axes: drawn once into the background.
+        # A figure text at the height of 10⁻⁶ on the curve's axes: drawn once into the background.
         fig.text(
-            1,
+            0.02,
             np.log10(RTOL) + 0.25,
             "converged",
             fontsize=8,
             color="#6b7280",
-            transform=self.ax_curve.transData,
+            transform=blended_transform_factory(self.ax_curve.transAxes, self.ax_curve.transData),
         )
         (self.curve,) = self.ax_curve.plot([], [], color="#dc2626", lw=1.5)
-        self.ax_curve.set_xlabel("step")
+        self.curve.set_transform(self._steps_to_axis + self.ax_curve.transData)
+        # Below the repainted step labels (the axis itself has no ticks to keep it clear of them).
+        self.ax_curve.set_xlabel("step", labelpad=3.5 * (self.style.line_scale + 1) + self.style.text_pt + 2)
         self.ax_curve.set_title("(L − L*) / (L₀ − L*)", fontsize=9)
         self._image_key = None  # (setting, view) of the loss image drawn now
 
@@ -353,12 +395,24 @@ class LossSurfacePanel(Panel):
         # log10 of a diverging run's inf is clipped far above the plot: drawable, and clearly off the top.
         shown = np.log10(np.clip(numbers["curve"] / start_excess, 1e-300, 1e300))
         self.curve.set_data(np.arange(len(shown)), shown)
-        # Step axis in round lengths (10, 20, 50, …) that change only when the curve outgrows them or
-        # fills less than a third of them.
-        self.keep_in_view(self.ax_curve, x=[0, _nice_ceiling(steps)], margin=0.0)
+        self._show_step_axis(_nice_ceiling(steps))
         if numbers["message"]:
             raise Unstable(numbers["message"])
         return numbers["readouts"]
+
+
+    def _show_step_axis(self, steps_shown):
+        """The step axis from 0 to ``steps_shown`` (a round length: 10, 20, 50, …, as the browser's), as
+        repainted tick marks and labels."""
+        self._steps_to_axis.clear().scale(1.0 / steps_shown, 1.0)
+        ticks = [t for t in self._step_locator.tick_values(0, steps_shown) if 0 <= t <= steps_shown]
+        positions = np.asarray(ticks, dtype=float) / steps_shown
+        self.step_ticks.set_data(positions, np.zeros_like(positions))
+        for index, label in enumerate(self.step_labels):  # MaxNLocator(4) gives at most 6 of the 8
+            label.set_visible(index < len(ticks))
+            if index < len(ticks):
+                label.set_position((positions[index], 0.0))
+                label.set_text(f"{ticks[index]:.0f}")
 
 
 def plot_data_vs_loss(data=None, figsize=(9.0, 3.8)):

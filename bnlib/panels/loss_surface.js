@@ -299,11 +299,11 @@ const STYLE = `
 .bnlib-ls-control select { grid-column: 2 / 4; font: inherit; min-width: 0; }
 .bnlib-ls-control output { text-align: right; font-variant-numeric: tabular-nums; }
 .bnlib-ls input:focus-visible, .bnlib-ls select:focus-visible { outline: 2px solid #1d4ed8; outline-offset: 1px; }
-.bnlib-ls-readouts { margin-top: 8px; border-collapse: collapse; }
-.bnlib-ls-readouts td { padding: 1px 0.6em 1px 0; vertical-align: top; line-height: 1.25; }
-.bnlib-ls-readouts td:first-child { font-size: 0.92em; }
-.bnlib-ls-readouts td:last-child { font-weight: 700; font-variant-numeric: tabular-nums; }
-.bnlib-ls-message { margin-top: 8px; padding: 6px 8px; border: 2px solid #b45309; border-radius: 4px;
+.bnlib-ls-live { flex: 1 0 100%; }
+.bnlib-ls-readouts { display: flex; flex-wrap: wrap; column-gap: 2em; row-gap: 2px; line-height: 1.3; }
+.bnlib-ls-readout { white-space: nowrap; }
+.bnlib-ls-readout b { font-variant-numeric: tabular-nums; }
+.bnlib-ls-message { padding: 6px 8px; border: 2px solid #b45309; border-radius: 4px;
   background: #fff3cd; color: #4a2a04; }
 .bnlib-ls-message::before { content: "⚠ "; font-weight: 700; }
 .bnlib-ls-figure { flex: 1 1 420px; min-width: 420px; max-width: 680px; }
@@ -311,7 +311,14 @@ const STYLE = `
 `;
 
 const PATH_COLOUR = "#dc2626";
-const FONT = (size, scale) => `${Math.round(size * scale)}px var(--jp-ui-font-family, system-ui, sans-serif)`;
+// Canvas text: never below the course's figure text, 10 pt (bnlib.live.style()), times text_scale (1.2 in
+// projector mode: 12 pt). 1 pt = 96/72 CSS px; not rounded down, so 10 pt stays 13.33 px and not 13.
+export const TEXT_PX = (10 * 96) / 72;
+export const textPx = (scale) => TEXT_PX * Math.max(1, scale);
+// A canvas font cannot name a CSS variable (the whole setting would be ignored, leaving 10 px sans-serif):
+// draw() reads the family JupyterLab's variable resolves to from the widget's computed style.
+let canvasFontFamily = "system-ui, sans-serif";
+const FONT = (scale) => `${textPx(scale).toFixed(2)}px ${canvasFontFamily}`;
 
 /** Round tick positions (about ``count``) covering [low, high]. */
 export function niceTicks(low, high, count = 4) {
@@ -468,24 +475,25 @@ function render({ model, el }) {
   Object.keys(outputs).forEach(showValue);
 
   // Readouts: a polite live region, so a screen reader says the new κ or step count after a key press.
+  // Below the controls and the figure, across the whole width, as the other panels' readouts: each one an
+  // unbreakable line, and lines break between readouts, never inside one.
   const readoutsBox = document.createElement("div");
   readoutsBox.className = "bnlib-ls-live";
   readoutsBox.setAttribute("aria-live", "polite");
   readoutsBox.setAttribute("role", "status");
-  const table = document.createElement("table");
-  table.className = "bnlib-ls-readouts";
+  const readoutList = document.createElement("div");
+  readoutList.className = "bnlib-ls-readouts";
   const message = document.createElement("div");
   message.className = "bnlib-ls-message";
   message.hidden = true;
-  readoutsBox.append(table, message);
-  column.append(readoutsBox);
+  readoutsBox.append(readoutList, message);
 
   const figure = document.createElement("div");
   figure.className = "bnlib-ls-figure";
   const canvas = document.createElement("canvas");
   canvas.setAttribute("role", "img");
   figure.append(canvas);
-  root.append(column, figure);
+  root.append(column, figure, readoutsBox);
   el.append(root);
 
   // ----- state kept between frames
@@ -522,20 +530,21 @@ function render({ model, el }) {
   function draw() {
     const bowl = model.get("bowl");
     const { ratio, cssWidth, cssHeight, scale } = layout();
+    canvasFontFamily = getComputedStyle(root).fontFamily || canvasFontFamily;
     const ctx = canvas.getContext("2d");
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.fillStyle = "#ffffff";
     ctx.fillRect(0, 0, cssWidth, cssHeight);
     if (!bowl || bowl.problem) {
       showMessage(bowl ? bowl.problem : "");
-      table.replaceChildren();
+      readoutList.replaceChildren();
       return;
     }
     const numbers = surfaceNumbers(bowl, local.lr_ratio, local.momentum, local.steps);
-    const fontSize = 12 * scale;
-    const left = 8 + 5.2 * fontSize;
+    const fontSize = textPx(scale);
+    const left = 8 + 5.8 * fontSize; // the y axis label, then tick labels of up to 4 em
     const top = 2.2 * fontSize;
-    const bottom = 3.2 * fontSize;
+    const bottom = 10 + 2.6 * fontSize; // tick labels, then the x axis label
     const side = Math.min(cssHeight - top - bottom, cssWidth * 0.5 - left);
     const surfaceBox = { x: left, y: top, w: side, h: side };
     const curveLeft = left + side + 5.5 * fontSize;
@@ -622,7 +631,7 @@ function render({ model, el }) {
     const ticks = (low, high) => niceTicks(low, high, 4);
     const [, , y0, y1] = bowl.view;
     ctx.fillStyle = "#111111";
-    ctx.font = FONT(11, scale);
+    ctx.font = FONT(scale);
     const xTicks = ticks(x0, x1);
     const xStep = xTicks.length > 1 ? xTicks[1] - xTicks[0] : 1;
     ctx.textAlign = "center";
@@ -641,16 +650,17 @@ function render({ model, el }) {
       tickMark(ctx, box.x - 4, y, box.x, y);
       ctx.fillText(tickLabel(t, yStep), box.x - 6, y);
     }
-    ctx.font = FONT(12, scale);
+    const fontSize = textPx(scale);
     ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    ctx.fillText(bowl.x_label, box.x + box.w / 2, box.y + box.h + 6 + 1.3 * fontSize);
     ctx.textBaseline = "bottom";
-    ctx.fillText(bowl.x_label, box.x + box.w / 2, box.y + box.h + 34 * scale);
     ctx.fillText("loss over the weights", box.x + box.w / 2, box.y - 5);
     ctx.save();
-    ctx.translate(box.x - 4.6 * 12 * scale, box.y + box.h / 2);
+    ctx.translate(box.x - 5.8 * fontSize, box.y + box.h / 2); // the left edge of the canvas's margin
     ctx.rotate(-Math.PI / 2);
     ctx.textBaseline = "top";
-    ctx.fillText(bowl.y_label, 0, -8 * scale);
+    ctx.fillText(bowl.y_label, 0, 0);
     ctx.restore();
   }
 
@@ -672,7 +682,7 @@ function render({ model, el }) {
     ctx.stroke();
     ctx.setLineDash([]);
     ctx.fillStyle = "#4b5563";
-    ctx.font = FONT(11, scale);
+    ctx.font = FONT(scale);
     ctx.textAlign = "left";
     ctx.textBaseline = "bottom";
     ctx.fillText("converged", box.x + 4, y(-6) - 2);
@@ -693,7 +703,7 @@ function render({ model, el }) {
     ctx.restore();
     axesFrame(ctx, box, scale);
     ctx.fillStyle = "#111111";
-    ctx.font = FONT(11, scale);
+    ctx.font = FONT(scale);
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
     for (const exponent of [-9, -6, -3, 0, 3]) {
@@ -707,9 +717,8 @@ function render({ model, el }) {
       tickMark(ctx, x(t), box.y + box.h, x(t), box.y + box.h + 4);
       ctx.fillText(String(Math.round(t)), x(t), box.y + box.h + 6);
     }
-    ctx.font = FONT(12, scale);
+    ctx.fillText("step", box.x + box.w / 2, box.y + box.h + 6 + 1.3 * textPx(scale));
     ctx.textBaseline = "bottom";
-    ctx.fillText("step", box.x + box.w / 2, box.y + box.h + 34 * scale);
     ctx.fillText("(L − L*) / (L₀ − L*)", box.x + box.w / 2, box.y - 5);
     if (numbers.message) drawMessageBox(ctx, box, scale);
   }
@@ -717,9 +726,9 @@ function render({ model, el }) {
   function drawMessageBox(ctx, box, scale) {
     // At or past the edge, on the picture as well as in the readouts: an amber box, a warning sign and words.
     const text = "⚠ does not converge: lower η / η_max";
-    ctx.font = `bold ${FONT(12, scale)}`;
+    ctx.font = `bold ${FONT(scale)}`;
     const width = ctx.measureText(text).width + 16;
-    const height = 22 * scale;
+    const height = 1.7 * textPx(scale);
     const bx = box.x + (box.w - width) / 2;
     const by = box.y + box.h * 0.35;
     ctx.fillStyle = "#fff3cd";
@@ -735,16 +744,18 @@ function render({ model, el }) {
 
   function showReadouts(numbers) {
     showMessage(numbers.message);
-    const rows = Object.entries(numbers.readouts).map(([name, value]) => {
-      const row = document.createElement("tr");
-      const nameCell = document.createElement("td");
-      nameCell.textContent = name;
-      const valueCell = document.createElement("td");
-      valueCell.textContent = value;
-      row.append(nameCell, valueCell);
-      return row;
+    const items = Object.entries(numbers.readouts).map(([name, value]) => {
+      const item = document.createElement("span");
+      item.className = "bnlib-ls-readout";
+      const nameText = document.createElement("span");
+      nameText.className = "bnlib-ls-readout-name";
+      nameText.textContent = name;
+      const valueText = document.createElement("b");
+      valueText.textContent = value;
+      item.append(nameText, "\u00a0 ", valueText);
+      return item;
     });
-    table.replaceChildren(...rows);
+    readoutList.replaceChildren(...items);
   }
 
   function showMessage(text) {

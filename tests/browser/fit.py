@@ -4,7 +4,8 @@ The visible area is the notebook panel's scroll area (JupyterLab's ``.jp-Windowe
 left of the window under the menu, the tabs and the notebook's toolbar, right of the side bar, above the
 status bar. A live output is any output area holding a canvas and a control (slider, menu, checkbox, input).
 It fits when, scrolled to its top, all of its controls, its canvases and its readouts (``[aria-live]``) lie
-inside that area, no label or readout is cut (its text wider than its box) or broken over two lines, no
+inside that area, no label or readout is cut (its text wider than its box) or broken over two lines (a
+readout item, a span or a readout table's cell, counted by the line boxes of its text), no
 control sticks out of its column, and every control can take the keyboard focus.
 
     problems = unfit_outputs(notebook, LAPTOP)   # [] when every live output of the open notebook fits
@@ -41,6 +42,18 @@ async () => {
     const box = element.getBoundingClientRect();
     return box.width > 0 && box.height > 0 && getComputedStyle(element).visibility !== 'hidden';
   };
+  // The lines an element's text is laid out on: the distinct line boxes of its text (a table cell is one box
+  // however many lines its text takes, so its getClientRects() cannot tell).
+  const lineCount = element => {
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    const lines = [];
+    for (const rect of range.getClientRects()) {
+      if (rect.width < 0.5 || rect.height < 0.5) continue;
+      if (!lines.some(line => rect.top < line.bottom - 1 && rect.bottom > line.top + 1)) lines.push(rect);
+    }
+    return lines.length;
+  };
   const describe = element => (element.textContent || element.getAttribute('aria-label') || element.tagName)
     .trim().slice(0, 60);
   const results = [];
@@ -71,13 +84,15 @@ async () => {
           + `y ${box.top.toFixed(0)}–${box.bottom.toFixed(0)}`);
       }
     }
-    // Text cut by its box (an ellipsis), or a readout broken over two lines.
-    const texts = output.querySelectorAll('label, .widget-label-basic, .widget-readout, [aria-live] span');
+    // Text cut by its box (an ellipsis), or a readout broken over two lines: a readout item (a span, or a
+    // table cell of a readout table) must show its text on one line.
+    const readoutItems = '[aria-live] span, [aria-live] td, [aria-live] th';
+    const texts = output.querySelectorAll(`label, .widget-label-basic, .widget-readout, ${readoutItems}`);
     for (const element of texts) {
       if (!shown(element)) continue;
       if (element.scrollWidth > element.clientWidth + 1) cut.push(`"${describe(element)}" is cut`);
-      if (element.matches('[aria-live] span') && element.getClientRects().length > 1) {
-        cut.push(`readout "${describe(element)}" wraps`);
+      if (element.matches(readoutItems) && lineCount(element) > 1) {
+        cut.push(`readout "${describe(element)}" wraps over ${lineCount(element)} lines`);
       }
     }
     // A control wider than the column or strip that holds it is clipped there (a menu's right end).

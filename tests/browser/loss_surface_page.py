@@ -88,10 +88,10 @@ class Explorer:
         return int(self.root.get_attribute("data-frames") or 0)
 
     def readouts(self) -> dict[str, str]:
-        rows = self.root.locator(".bnlib-ls-readouts tr")
+        items = self.root.locator(".bnlib-ls-readout")
         return {
-            rows.nth(i).locator("td").nth(0).text_content(): rows.nth(i).locator("td").nth(1).text_content()
-            for i in range(rows.count())
+            items.nth(i).locator(".bnlib-ls-readout-name").text_content(): items.nth(i).locator("b").text_content()
+            for i in range(items.count())
         }
 
     def drag(

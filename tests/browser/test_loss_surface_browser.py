@@ -205,3 +205,47 @@ def test_in_voila(browser):
             assert explorer.frames() - frames >= 15
         finally:
             page.close()
+
+
+# Renders the explorer into a blank page from the kernel's traits (a stand-in for anywidget's model), with
+# every canvas fillText recorded with the font it used; resolves with the CSS pixel sizes of those fonts.
+CANVAS_FONT_SIZES_JS = """
+const traits = arg;
+const sizes = [];
+const fillText = CanvasRenderingContext2D.prototype.fillText;
+CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
+  sizes.push([String(text), parseFloat(this.font.match(/([\\d.]+)px/)[1])]);
+  return fillText.call(this, text, ...rest);
+};
+const model = {get: name => traits[name], set() {}, save_changes() {}, on() {}};
+const el = document.createElement('div');
+el.style.width = '900px';
+document.body.replaceChildren(el);
+m.default.render({model, el});
+return new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(() => {
+  CanvasRenderingContext2D.prototype.fillText = fillText;
+  resolve(sizes);
+})));
+"""
+
+
+@pytest.mark.parametrize("mode, smallest_px", [("laptop", 10 * 96 / 72), ("projector", 12 * 96 / 72)])
+def test_canvas_text_is_at_least_10_pt_or_12_pt_on_a_projector(module, mode, smallest_px):
+    """Every text the explorer draws on its canvas (tick labels, axis labels, titles, keys) is at least the
+    course's figure text: 10 pt = 13.3 CSS px, 12 pt = 16 px in projector mode (text_scale from the kernel)."""
+    from bnlib import live
+    from bnlib.panels.conditioning import LossSurfacePanel
+
+    live.projector(mode == "projector")
+    try:
+        front = LossSurfacePanel(lr_ratio=1.5).widget()  # diverging: the warning on the canvas is drawn too
+    finally:
+        live.projector(False)
+    synced = ["title", "controls", "values", "drawn_here", "bowl", "colormap", "text_scale"]
+    traits = {name: getattr(front, name) for name in synced}
+    sizes = module.evaluate(CANVAS_FONT_SIZES_JS, traits)
+    texts = {text for text, _ in sizes}
+    assert {"step", "loss over the weights", "converged", "1e−6"} <= texts, texts
+    assert any("does not converge" in text for text in texts), texts
+    small = [(text, size) for text, size in sizes if size < smallest_px - 0.01]
+    assert not small, f"canvas text below {smallest_px:.2f} px: {small[:5]}"
