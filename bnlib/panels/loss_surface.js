@@ -517,7 +517,9 @@ function render({ model, el }) {
     root.style.setProperty("--bnlib-text-scale", String(scale));
     const ratio = window.devicePixelRatio || 1;
     const cssWidth = Math.max(300, figure.clientWidth || 600);
-    const cssHeight = Math.round(cssWidth * 0.52);
+    // No taller than the square loss image and its labels need: the readouts follow right below.
+    const { side, top, bottom } = margins(cssWidth, cssWidth * 0.52, scale);
+    const cssHeight = Math.ceil(top + side + bottom);
     if (canvas.width !== Math.round(cssWidth * ratio) || canvas.height !== Math.round(cssHeight * ratio)) {
       canvas.width = Math.round(cssWidth * ratio);
       canvas.height = Math.round(cssHeight * ratio);
@@ -542,13 +544,11 @@ function render({ model, el }) {
     }
     const numbers = surfaceNumbers(bowl, local.lr_ratio, local.momentum, local.steps);
     const fontSize = textPx(scale);
-    const left = 8 + 5.8 * fontSize; // the y axis label, then tick labels of up to 4 em
-    const top = 2.2 * fontSize;
-    const bottom = 10 + 2.6 * fontSize; // tick labels, then the x axis label
-    const side = Math.min(cssHeight - top - bottom, cssWidth * 0.5 - left);
+    const { left, top, side } = margins(cssWidth, cssHeight, scale);
     const surfaceBox = { x: left, y: top, w: side, h: side };
     const curveLeft = left + side + 5.5 * fontSize;
-    const curveBox = { x: curveLeft, y: top, w: cssWidth - curveLeft - 10, h: side };
+    // Room on the right for half of the last step label ("200").
+    const curveBox = { x: curveLeft, y: top, w: cssWidth - curveLeft - 8 - 1.2 * fontSize, h: side };
     drawSurface(ctx, bowl, numbers, surfaceBox, ratio, scale);
     drawCurve(ctx, bowl, numbers, curveBox, scale);
     showReadouts(numbers);
@@ -785,6 +785,15 @@ function render({ model, el }) {
   observer.observe(figure);
   scheduleDraw();
   return () => observer.disconnect();
+}
+
+/** The loss image's square (side) and the margins around it, in CSS px, for a canvas of width × height. */
+function margins(width, height, scale) {
+  const fontSize = textPx(scale);
+  const left = 8 + 5.8 * fontSize; // the y axis label, then tick labels of up to 4 em
+  const top = 2.2 * fontSize;
+  const bottom = 10 + 2.6 * fontSize; // tick labels, then the x axis label
+  return { left, top, bottom, side: Math.min(height - top - bottom, width * 0.5 - left) };
 }
 
 function niceCeiling(value) {
