@@ -712,7 +712,8 @@ function render({ model, el }) {
     }
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
-    const xTicks = niceTicks(0, stepsShown, 4);
+    // Whole steps only: a tick at 2.5 would be labelled with a rounded, wrong step number.
+    const xTicks = niceTicks(0, stepsShown, 4).filter((t) => Math.abs(t - Math.round(t)) < 1e-9);
     for (const t of xTicks) {
       tickMark(ctx, x(t), box.y + box.h, x(t), box.y + box.h + 4);
       ctx.fillText(String(Math.round(t)), x(t), box.y + box.h + 6);
