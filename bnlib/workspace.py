@@ -99,10 +99,10 @@ def _read_record(workspace: Path) -> dict[str, dict[str, str]]:
 
 def _write_record(workspace: Path, record: dict[str, dict[str, str]]) -> None:
     text = json.dumps({"written_by": "bnlib.workspace", "copies": record}, indent=1, sort_keys=True)
-    _write_atomically(workspace / RECORD_NAME, (text + "\n").encode("utf-8"))
+    write_atomically(workspace / RECORD_NAME, (text + "\n").encode("utf-8"))
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     """Write via a temporary file and a rename, so an interrupted run never leaves half a notebook."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -147,7 +147,7 @@ def prepare_workspace(course: Path = COURSE, workspace: Path = WORKSPACE) -> lis
         course_hash = _sha256(source)
         entry = record.get(key, {})
         if not copy.exists():
-            _write_atomically(copy, source.read_bytes())
+            write_atomically(copy, source.read_bytes())
             record[key] = {"copied": course_hash, "offered": course_hash}
             changes.append(Change(copy, "new", f"copied {key}"))
             continue
@@ -158,12 +158,12 @@ def prepare_workspace(course: Path = COURSE, workspace: Path = WORKSPACE) -> lis
         if course_hash == entry.get("offered"):
             continue  # the learner has this course version already, in place or beside their copy
         if copy_hash == entry.get("copied"):  # untouched since copied: safe to refresh
-            _write_atomically(copy, source.read_bytes())
+            write_atomically(copy, source.read_bytes())
             record[key] = {"copied": course_hash, "offered": course_hash}
             changes.append(Change(copy, "updated", f"updated {key} to the course's new version"))
             continue
         beside = _unused_name(copy, f"course-update-{_today()}")
-        _write_atomically(beside, source.read_bytes())
+        write_atomically(beside, source.read_bytes())
         record[key] = {"copied": entry.get("copied", ""), "offered": course_hash}
         changes.append(
             Change(
@@ -220,7 +220,7 @@ def reset_notebook(name: str, course: Path = COURSE, workspace: Path = WORKSPACE
         backup.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(copy, backup)  # copied, not moved: until the fresh copy is written the old one stays put
         message += f"; your previous one is kept as {backup.relative_to(workspace).as_posix()}"
-    _write_atomically(copy, source.read_bytes())
+    write_atomically(copy, source.read_bytes())
     record[relative.as_posix()] = {"copied": course_hash, "offered": course_hash}
     _write_record(workspace, record)
     message += (

@@ -24,10 +24,10 @@ notebooks/exercises/ never touches anyone's work. nbgrader is the optional "teac
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
+
+from bnlib.workspace import write_atomically  # the same never-half-written write the learner copies use
 
 ROOT = Path(__file__).resolve().parents[1]
 TEACHER_EXERCISES = ROOT / "teacher" / "exercises"
@@ -92,21 +92,6 @@ def student_versions(source: Path = TEACHER_EXERCISES) -> dict[str, bytes]:
     return {master.name: student_version(master).encode("utf-8") for master in masters}
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temporary file and a rename, so an interrupted run never leaves half a notebook."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes the file private; a course file is for everyone
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def differences(source: Path = TEACHER_EXERCISES, dest: Path = LEARNER_EXERCISES) -> list[str]:
     """What in ``dest`` is not exactly what make_student would write: stale, missing or extra exercises."""
     versions = student_versions(source)
@@ -135,7 +120,7 @@ def make_student(source: Path = TEACHER_EXERCISES, dest: Path = LEARNER_EXERCISE
     for name, data in versions.items():
         target = dest / name
         if not target.exists() or target.read_bytes() != data:
-            _write_atomically(target, data)
+            write_atomically(target, data)
             written.append(target)
     for path in sorted(dest.glob(EXERCISE_PATTERN)):
         if path.name not in versions:
