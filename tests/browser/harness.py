@@ -118,15 +118,20 @@ class JupyterLab:
         return f"{self.url}/lab/tree/{relative_path}?token={self.token}&reset"
 
     def __exit__(self, *exc) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        stop_server(self.process, self.log, self.workdir)
+
+
+def stop_server(process: subprocess.Popen | None, log, workdir: Path) -> None:
+    """Stop a test server (terminate, then kill after 15 s), close its log and remove its throw-away folder."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    log.close()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from harness import CACHE, free_port
+from harness import CACHE, free_port, stop_server
 
 
 class VoilaServer:
@@ -81,12 +81,4 @@ class VoilaServer:
         raise TimeoutError(f"Voilà did not answer within {self.startup_timeout:.0f} s")
 
     def __exit__(self, *exc) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        stop_server(self.process, self.log, self.workdir)
