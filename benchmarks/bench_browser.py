@@ -80,6 +80,7 @@ def drag(page, track, canvas, kernel_pid: int, thumb) -> dict:
         phase = 4 * i / moves
         triangle = phase if phase <= 1 else 2 - phase if phase <= 3 else phase - 4
         return min(0.98, max(0.02, start_at + 0.3 * triangle))
+
     moves = round(DRAG_SECONDS * MOVES_PER_SECOND)
     page.evaluate(WATCH_CANVAS_JS, canvas)
     # Mouse events straight through the DevTools protocol: Playwright's mouse waits on each move, too slowly
@@ -176,7 +177,10 @@ def explorer_benchmark(notebook: LabNotebook, index: int, kernel_pid: int) -> di
     slider = explorer.control("lr_ratio")
     # A native range input: its thumb sits where its value is along the track (near enough to press on it).
     fraction = slider.evaluate("e => (e.value - e.min) / (e.max - e.min)")
-    return {"presses": presses, "drag": drag(page, slider, canvas, kernel_pid, thumb=PointOn(slider, fraction))}
+    return {
+        "presses": presses,
+        "drag": drag(page, slider, canvas, kernel_pid, thumb=PointOn(slider, fraction)),
+    }
 
 
 class PointOn:
@@ -187,7 +191,12 @@ class PointOn:
 
     def bounding_box(self) -> dict:
         box = self.slider.bounding_box()
-        return {"x": box["x"] + self.fraction * box["width"], "y": box["y"], "width": 0.0, "height": box["height"]}
+        return {
+            "x": box["x"] + self.fraction * box["width"],
+            "y": box["y"],
+            "width": 0.0,
+            "height": box["height"],
+        }
 
 
 def main(name_filter: str = "", pixel_ratio: float = 1.0) -> list[dict]:

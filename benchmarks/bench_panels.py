@@ -80,7 +80,9 @@ def main(name_filter: str = "") -> list[dict]:
             flush=True,
         )
     slowest = max(rows, key=lambda r: r["p95_ms"])
-    print(f"\nslowest p95: {slowest['panel']} at {slowest['p95_ms']:.1f} ms (target ≤ 60 ms; median target ≤ 30 ms)")
+    print(
+        f"\nslowest p95: {slowest['panel']} at {slowest['p95_ms']:.1f} ms (target ≤ 60 ms; median target ≤ 30 ms)"
+    )
     return rows
 
 

@@ -30,7 +30,12 @@ def image_data(data):
 
 
 def make_cnn(
-    *, norm: str | None = "batch", channels=(8, 16), num_classes: int = 10, kernel_size: int = 3, seed: int = 0
+    *,
+    norm: str | None = "batch",
+    channels=(8, 16),
+    num_classes: int = 10,
+    kernel_size: int = 3,
+    seed: int = 0,
 ):
     """A small CNN: [Conv k×k → (BatchNorm2d) → ReLU] × 2 → MaxPool 2×2 → Linear, k = kernel_size (default 3).
 

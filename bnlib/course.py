@@ -59,21 +59,38 @@ TEST_EXTRAS = ("test", "teach", "hub")
 WHEEL_PLATFORMS = {
     "linux": {
         "folder": "linux-x86_64",
-        "tags": ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "manylinux1_x86_64"],
-        "markers": {"os_name": "posix", "sys_platform": "linux", "platform_system": "Linux",
-                    "platform_machine": "x86_64"},
+        "tags": [
+            "manylinux_2_28_x86_64",
+            "manylinux_2_17_x86_64",
+            "manylinux2014_x86_64",
+            "manylinux1_x86_64",
+        ],
+        "markers": {
+            "os_name": "posix",
+            "sys_platform": "linux",
+            "platform_system": "Linux",
+            "platform_machine": "x86_64",
+        },
     },
     "macos": {
         "folder": "macos-arm64",
         "tags": ["macosx_14_0_arm64"],  # torch 2.13 needs macOS 14 on Apple silicon
-        "markers": {"os_name": "posix", "sys_platform": "darwin", "platform_system": "Darwin",
-                    "platform_machine": "arm64"},
+        "markers": {
+            "os_name": "posix",
+            "sys_platform": "darwin",
+            "platform_system": "Darwin",
+            "platform_machine": "arm64",
+        },
     },
     "windows": {
         "folder": "windows-amd64",
         "tags": ["win_amd64"],
-        "markers": {"os_name": "nt", "sys_platform": "win32", "platform_system": "Windows",
-                    "platform_machine": "AMD64"},
+        "markers": {
+            "os_name": "nt",
+            "sys_platform": "win32",
+            "platform_system": "Windows",
+            "platform_machine": "AMD64",
+        },
     },
 }
 
@@ -343,10 +360,23 @@ def disable_nbgrader_extensions(python):
     """nbgrader (for make student) ships Jupyter extensions that slow every server start; the course needs none."""
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     extensions = ["formgrader", "validate_assignment", "assignment_list", "course_list"]
-    subprocess.call([str(python), "-m", "jupyter", "server", "extension", "disable", "--sys-prefix",
-                     *("nbgrader.server_extensions." + name for name in extensions)], **quiet)
-    subprocess.call([str(python), "-m", "jupyter", "labextension", "disable", "--level=sys_prefix",
-                     "@jupyter/nbgrader"], **quiet)
+    subprocess.call(
+        [
+            str(python),
+            "-m",
+            "jupyter",
+            "server",
+            "extension",
+            "disable",
+            "--sys-prefix",
+            *("nbgrader.server_extensions." + name for name in extensions),
+        ],
+        **quiet,
+    )
+    subprocess.call(
+        [str(python), "-m", "jupyter", "labextension", "disable", "--level=sys_prefix", "@jupyter/nbgrader"],
+        **quiet,
+    )
 
 
 # --- the wheelhouse ------------------------------------------------------------------------------------------
@@ -390,7 +420,8 @@ def find_wheelhouse(requested):
     raise SetupError(
         "The wheelhouse {} has wheels for {}, but this machine needs {}. Ask for a wheelhouse built for it, "
         "e.g. python -m bnlib.course wheelhouse --platform {} --python {}.{}".format(
-            folder, ", ".join(present), wanted, current_platform(), *sys.version_info[:2])
+            folder, ", ".join(present), wanted, current_platform(), *sys.version_info[:2]
+        )
     )
 
 
@@ -399,7 +430,9 @@ def course_requirements():
     import tomllib  # Python 3.11+, checked in main()
 
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    dependencies = [r for r in pyproject["project"]["dependencies"] if not r.replace(" ", "").startswith("torch")]
+    dependencies = [
+        r for r in pyproject["project"]["dependencies"] if not r.replace(" ", "").startswith("torch")
+    ]
     return dependencies + list(pyproject["build-system"]["requires"])
 
 
@@ -421,10 +454,29 @@ def pip_download(platform_name, python_version, dest, requirements, pip_options=
     """``pip download`` of wheels for another platform and Python, with that platform's environment markers."""
     spec = WHEEL_PLATFORMS[platform_name]
     abi = "cp" + python_version.replace(".", "")
-    target = dict(spec["markers"], python_version=python_version, python_full_version=python_version + ".0",
-                  implementation_name="cpython", platform_python_implementation="CPython")
-    arguments = ["download", "--dest", str(dest), "--only-binary=:all:", "--python-version", python_version,
-                 "--implementation", "cp", "--abi", abi, "--abi", "abi3", "--abi", "none"]
+    target = dict(
+        spec["markers"],
+        python_version=python_version,
+        python_full_version=python_version + ".0",
+        implementation_name="cpython",
+        platform_python_implementation="CPython",
+    )
+    arguments = [
+        "download",
+        "--dest",
+        str(dest),
+        "--only-binary=:all:",
+        "--python-version",
+        python_version,
+        "--implementation",
+        "cp",
+        "--abi",
+        abi,
+        "--abi",
+        "abi3",
+        "--abi",
+        "none",
+    ]
     for tag in spec["tags"]:
         arguments += ["--platform", tag]
     arguments += [*requirements, *pip_options]
@@ -444,9 +496,16 @@ def download_wheels(platform_name, python_version, dest, torch_build="cpu", torc
     """
     dest.mkdir(parents=True, exist_ok=True)
     torch = torch_requirement(torch_build, torch_version, platform_name)
-    pip_download(platform_name, python_version, dest, [torch],
-                 ["--no-deps", *torch_sources(torch_build, platform_name)])
-    pip_download(platform_name, python_version, dest, [torch, *course_requirements()], ["--find-links", str(dest)])
+    pip_download(
+        platform_name,
+        python_version,
+        dest,
+        [torch],
+        ["--no-deps", *torch_sources(torch_build, platform_name)],
+    )
+    pip_download(
+        platform_name, python_version, dest, [torch, *course_requirements()], ["--find-links", str(dest)]
+    )
 
 
 def pip_python():
@@ -492,7 +551,9 @@ def setup(extras, options):
         say(f"Installing from the wheelhouse {wheelhouse} (no network).")
     python = ensure_venv(VENV)
     build = resolve_torch_choice(options.torch)
-    ensure_torch(python, build, options.torch_version, wheelhouse, options.torch_index, options.torch != "auto")
+    ensure_torch(
+        python, build, options.torch_version, wheelhouse, options.torch_index, options.torch != "auto"
+    )
     ensure_course(python, extras, wheelhouse)
     return python
 
@@ -503,10 +564,19 @@ def command_lab(options):
     (CACHE / "jupyter" / "runtime").mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
     print(f"\n  JupyterLab: http://127.0.0.1:{options.port}/lab/tree/00_start_here.ipynb?token={token}")
-    print(f"  (if port {options.port} is busy, JupyterLab picks the next free one and prints its own link below)\n")
-    command = [python, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.port={options.port}", "--IdentityProvider.token=" + token,
-               "--ServerApp.root_dir=" + str(served)]
+    print(
+        f"  (if port {options.port} is busy, JupyterLab picks the next free one and prints its own link below)\n"
+    )
+    command = [
+        python,
+        "-m",
+        "jupyter",
+        "lab",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={options.port}",
+        "--IdentityProvider.token=" + token,
+        "--ServerApp.root_dir=" + str(served),
+    ]
     if hasattr(os, "getuid") and os.getuid() == 0:
         command.append("--allow-root")
     return run_until_interrupted(command + options.rest, env=course_environment())
@@ -552,18 +622,28 @@ def run_until_interrupted(command, **kwargs):
 
 def parse_arguments(argv):
     # No abbreviated options: pytest's and JupyterLab's own options pass through untouched.
-    parser = argparse.ArgumentParser(prog="python -m bnlib.course", description=__doc__.split("\n\n")[0],
-                                     allow_abbrev=False)
+    parser = argparse.ArgumentParser(
+        prog="python -m bnlib.course", description=__doc__.split("\n\n")[0], allow_abbrev=False
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     environment = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    environment.add_argument("--torch", default=os.environ.get("BNLIB_TORCH") or "auto", choices=TORCH_CHOICES,
-                             help="PyTorch build: auto (CPU unless an NVIDIA GPU is present), cpu, cuda")
+    environment.add_argument(
+        "--torch",
+        default=os.environ.get("BNLIB_TORCH") or "auto",
+        choices=TORCH_CHOICES,
+        help="PyTorch build: auto (CPU unless an NVIDIA GPU is present), cpu, cuda",
+    )
     environment.add_argument("--torch-version", default=os.environ.get("TORCH_VERSION") or TORCH_VERSION)
-    environment.add_argument("--torch-index", default=os.environ.get("TORCH_INDEX") or None,
-                             help="a package index for torch, e.g. https://download.pytorch.org/whl/cu126")
-    environment.add_argument("--wheelhouse", default=os.environ.get("BNLIB_WHEELHOUSE") or None,
-                             help="install from this folder of wheels, with no network (default: ./wheelhouse "
-                                  "when it exists)")
+    environment.add_argument(
+        "--torch-index",
+        default=os.environ.get("TORCH_INDEX") or None,
+        help="a package index for torch, e.g. https://download.pytorch.org/whl/cu126",
+    )
+    environment.add_argument(
+        "--wheelhouse",
+        default=os.environ.get("BNLIB_WHEELHOUSE") or None,
+        help="install from this folder of wheels, with no network (default: ./wheelhouse when it exists)",
+    )
 
     def command(name, run, summary, parents=(environment,)):
         parser = commands.add_parser(name, parents=list(parents), help=summary, allow_abbrev=False)
@@ -571,17 +651,25 @@ def parse_arguments(argv):
         return parser
 
     command("lab", command_lab, "set up and open JupyterLab").add_argument(
-        "--port", type=int, default=int(os.environ.get("LAB_PORT") or 8888))
+        "--port", type=int, default=int(os.environ.get("LAB_PORT") or 8888)
+    )
     command("test", command_test, "set up, then ruff and pytest")
     command("lint", command_lint, "set up, then ruff")
     command("setup", command_setup, "create or repair .venv").add_argument(
-        "--test", action="store_true", help="also the test, teaching and hub tools")
-    wheelhouse = command("wheelhouse", command_wheelhouse, "download every wheel the course needs, for offline",
-                         parents=())
-    wheelhouse.add_argument("--platform", nargs="+", choices=sorted(WHEEL_PLATFORMS),
-                            default=sorted(WHEEL_PLATFORMS))
-    wheelhouse.add_argument("--python", nargs="+", default=["{}.{}".format(*sys.version_info[:2])],
-                            help="the students' Python versions (default: this one)")
+        "--test", action="store_true", help="also the test, teaching and hub tools"
+    )
+    wheelhouse = command(
+        "wheelhouse", command_wheelhouse, "download every wheel the course needs, for offline", parents=()
+    )
+    wheelhouse.add_argument(
+        "--platform", nargs="+", choices=sorted(WHEEL_PLATFORMS), default=sorted(WHEEL_PLATFORMS)
+    )
+    wheelhouse.add_argument(
+        "--python",
+        nargs="+",
+        default=["{}.{}".format(*sys.version_info[:2])],
+        help="the students' Python versions (default: this one)",
+    )
     wheelhouse.add_argument("--dest", default=str(DEFAULT_WHEELHOUSE))
     wheelhouse.add_argument("--torch-version", default=os.environ.get("TORCH_VERSION") or TORCH_VERSION)
     # Everything after the command's own options goes to JupyterLab (lab) or pytest (test).

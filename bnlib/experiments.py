@@ -211,7 +211,9 @@ def train(
             {"params": [p for p in model.parameters() if id(p) not in decayed_ids], "weight_decay": 0.0},
         ]
         if len(groups[0]["params"]) != len(decayed_ids):
-            raise ValueError("decayed lists parameters that are not the model's; pass some of model.parameters().")
+            raise ValueError(
+                "decayed lists parameters that are not the model's; pass some of model.parameters()."
+            )
     optimizer = torch.optim.SGD([g for g in groups if g["params"]], lr=lr, momentum=momentum)
     log = TrainLog()
     model.train()

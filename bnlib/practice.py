@@ -120,7 +120,9 @@ def l1_proximal_step(parameters, threshold: float):
     import torch
 
     if threshold < 0:
-        raise ValueError(f"threshold={threshold} must be ≥ 0 (it is the learning rate times the L1 strength).")
+        raise ValueError(
+            f"threshold={threshold} must be ≥ 0 (it is the learning rate times the L1 strength)."
+        )
     parameters = list(parameters)
 
     def on_step(step, model):

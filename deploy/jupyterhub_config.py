@@ -50,8 +50,10 @@ STATE.mkdir(parents=True, exist_ok=True)
 # --- who logs in -----------------------------------------------------------------------------------------
 students = [name.strip() for name in os.environ.get("BNLIB_HUB_STUDENTS", "").split(",") if name.strip()]
 if not students or not os.environ.get("BNLIB_HUB_PASSWORD"):
-    sys.exit("Set BNLIB_HUB_STUDENTS (e.g. ada,grace,alan) and BNLIB_HUB_PASSWORD (the class password, 8+ "
-             "characters) before starting the hub; see the top of deploy/jupyterhub_config.py.")
+    sys.exit(
+        "Set BNLIB_HUB_STUDENTS (e.g. ada,grace,alan) and BNLIB_HUB_PASSWORD (the class password, 8+ "
+        "characters) before starting the hub; see the top of deploy/jupyterhub_config.py."
+    )
 c.JupyterHub.authenticator_class = "shared-password"
 c.SharedPasswordAuthenticator.user_password = os.environ["BNLIB_HUB_PASSWORD"]
 c.Authenticator.allowed_users = set(students)
@@ -79,8 +81,15 @@ c.Spawner.default_url = f"/lab/tree/{STUDENT_FOLDER}/00_start_here.ipynb"
 c.Spawner.cmd = [str(Path(sys.executable).with_name("jupyterhub-singleuser"))]
 c.Spawner.environment = {"PYTHONNOUSERSITE": "1"}
 # JupyterHub's default list, without PYTHONPATH: a stray one on the server must not change students' imports.
-c.Spawner.env_keep = ["PATH", "CONDA_ROOT", "CONDA_DEFAULT_ENV", "VIRTUAL_ENV", "LANG", "LC_ALL",
-                      "JUPYTERHUB_SINGLEUSER_APP"]
+c.Spawner.env_keep = [
+    "PATH",
+    "CONDA_ROOT",
+    "CONDA_DEFAULT_ENV",
+    "VIRTUAL_ENV",
+    "LANG",
+    "LC_ALL",
+    "JUPYTERHUB_SINGLEUSER_APP",
+]
 
 # --- the hub's own files and its proxy -------------------------------------------------------------------
 c.JupyterHub.bind_url = "http://127.0.0.1:8000"

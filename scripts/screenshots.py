@@ -125,7 +125,10 @@ def take(shots: list[Shot], out: Path = IMAGES) -> list[Path]:
                 errors = notebook.errors()
                 if errors:
                     raise RuntimeError(f"{name}: {errors}")
-                print(f"{name}: ran in {seconds:.0f} s, {live_outputs(notebook).count()} live figures", flush=True)
+                print(
+                    f"{name}: ran in {seconds:.0f} s, {live_outputs(notebook).count()} live figures",
+                    flush=True,
+                )
                 for shot in notebook_shots:
                     written.append(_shoot(notebook, shot, out))
             finally:

@@ -55,7 +55,13 @@ def forward_with_torch(x, gamma, beta, eps):
     import torch
 
     out = torch.nn.functional.batch_norm(
-        torch.from_numpy(x), None, None, torch.from_numpy(gamma), torch.from_numpy(beta), training=True, eps=eps
+        torch.from_numpy(x),
+        None,
+        None,
+        torch.from_numpy(gamma),
+        torch.from_numpy(beta),
+        training=True,
+        eps=eps,
     )
     return out.numpy(), None
 
@@ -87,7 +93,10 @@ def test_wrong_output_says_which_output_feature_and_tolerance():
 def test_axis_without_keepdims_is_reported_with_the_learners_line():
     result = outcome("forward: variance across the features, mean right")
     assert "ValueError" in result.problems[0]
-    assert "in forward_mean0_var1: return gamma * (x - mean) / np.sqrt(var + eps) + beta, None" in result.problems[0]
+    assert (
+        "in forward_mean0_var1: return gamma * (x - mean) / np.sqrt(var + eps) + beta, None"
+        in result.problems[0]
+    )
     assert "shapes (8, 5) and (8,)" in result.hints[0]
 
 
@@ -244,7 +253,9 @@ def test_learning_rate_feedback_names_divergence_and_slowness():
     data = height_age()
     lam_max = np.linalg.eigvalsh(2 * data.X.T @ data.X / data.n)[-1]
     assert checks.check_learning_rate(1.9 / lam_max, data.X, data.y)  # a number: the notebook's data only
-    assert checks.check_learning_rate(lambda X: 1.9 / np.linalg.eigvalsh(2 * X.T @ X / len(X))[-1], data.X, data.y)
+    assert checks.check_learning_rate(
+        lambda X: 1.9 / np.linalg.eigvalsh(2 * X.T @ X / len(X))[-1], data.X, data.y
+    )
     result = failure(checks.check_learning_rate, 2.1 / lam_max, data.X, data.y)
     assert "diverges" in result.problems[0] and "2/λ_max" in result.hints[0]
     result = failure(checks.check_learning_rate, 1e-3 / lam_max, data.X, data.y)
@@ -273,7 +284,9 @@ def test_each_wrong_implementation_fails_with_its_own_hint(name):
     if entry.case is not None:
         assert result.failed_case == entry.case, result.feedback
     for phrase in entry.not_said:
-        assert phrase not in result.feedback, f"the feedback tells the learner to do what they did:\n{result.feedback}"
+        assert phrase not in result.feedback, (
+            f"the feedback tells the learner to do what they did:\n{result.feedback}"
+        )
     if entry.shapes is not None:
         received, expected = entry.shapes
         assert f"shape {received} but should" in result.problems[0] and f"{expected}" in result.problems[0]

@@ -204,7 +204,9 @@ def test_weight_decay_on_the_listed_parameters_only(small_data):
         expected = 0.5 * start[name] if shrunk else start[name]
         torch.testing.assert_close(param.detach(), expected, atol=1e-6, rtol=1e-5, msg=name)
     with pytest.raises(ValueError, match="not the model's"):
-        train(model, small_data, steps=1, lr=0.1, weight_decay=0.1, decayed=[torch.nn.Parameter(torch.ones(1))])
+        train(
+            model, small_data, steps=1, lr=0.1, weight_decay=0.1, decayed=[torch.nn.Parameter(torch.ones(1))]
+        )
 
 
 def test_learning_rate_sweep_shares_the_start(small_data):

@@ -46,8 +46,11 @@ def proxy_command():
             if os.environ.get("CI"):
                 pytest.fail(message)
             pytest.skip(message)
-        subprocess.run([npm, "install", "--prefix", str(PROXY.parents[2]), "--no-audit", "--no-fund",
-                        PROXY_PACKAGE], check=True, capture_output=True)
+        subprocess.run(
+            [npm, "install", "--prefix", str(PROXY.parents[2]), "--no-audit", "--no-fund", PROXY_PACKAGE],
+            check=True,
+            capture_output=True,
+        )
     return PROXY
 
 
@@ -57,13 +60,22 @@ def hub(proxy_command, tmp_path_factory):
     folder = tmp_path_factory.mktemp("hub")
     port, hub_port, api_port = free_port(), free_port(), free_port()
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env.update(BNLIB_HUB_STUDENTS=",".join(STUDENTS), BNLIB_HUB_PASSWORD=PASSWORD,
-               BNLIB_HUB_HOMES=str(folder / "homes"), BNLIB_HUB_STATE=str(folder / "state"),
-               BNLIB_HUB_PROXY=str(proxy_command))
+    env.update(
+        BNLIB_HUB_STUDENTS=",".join(STUDENTS),
+        BNLIB_HUB_PASSWORD=PASSWORD,
+        BNLIB_HUB_HOMES=str(folder / "homes"),
+        BNLIB_HUB_STATE=str(folder / "state"),
+        BNLIB_HUB_PROXY=str(proxy_command),
+    )
     jupyterhub = Path(sys.executable).with_name("jupyterhub")
-    command = [str(jupyterhub), "-f", str(ROOT / "deploy" / "jupyterhub_config.py"),
-               f"--JupyterHub.bind_url=http://127.0.0.1:{port}", f"--JupyterHub.hub_port={hub_port}",
-               f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{api_port}"]
+    command = [
+        str(jupyterhub),
+        "-f",
+        str(ROOT / "deploy" / "jupyterhub_config.py"),
+        f"--JupyterHub.bind_url=http://127.0.0.1:{port}",
+        f"--JupyterHub.hub_port={hub_port}",
+        f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{api_port}",
+    ]
     log = open(folder / "hub.log", "w")
     process = subprocess.Popen(command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -75,7 +87,9 @@ def hub(proxy_command, tmp_path_factory):
                     break
             except requests.ConnectionError:
                 pass
-            assert process.poll() is None and time.monotonic() < deadline, (folder / "hub.log").read_text()[-4000:]
+            assert process.poll() is None and time.monotonic() < deadline, (folder / "hub.log").read_text()[
+                -4000:
+            ]
             time.sleep(0.3)
         yield url, folder / "homes"
     finally:
@@ -91,8 +105,11 @@ def log_in(url, student):
     """Log in through the hub's form, as a student's browser does; returns the session once the server runs."""
     session = requests.Session()
     session.get(f"{url}/hub/login", timeout=10)
-    response = session.post(f"{url}/hub/login?next=", timeout=60,
-                            data={"username": student, "password": PASSWORD, "_xsrf": session.cookies["_xsrf"]})
+    response = session.post(
+        f"{url}/hub/login?next=",
+        timeout=60,
+        data={"username": student, "password": PASSWORD, "_xsrf": session.cookies["_xsrf"]},
+    )
     assert response.ok, response.text[:500]
     wait_for_lab(session, url, student)
     return session
@@ -133,13 +150,31 @@ def run_in_new_kernel(session, url, student, code):
     connection = websocket.create_connection(ws_url, cookie=cookie, timeout=60)
     try:
         message_id = uuid.uuid4().hex
-        connection.send(json.dumps({
-            "header": {"msg_id": message_id, "msg_type": "execute_request", "session": uuid.uuid4().hex,
-                       "username": student, "version": "5.3"},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                        "allow_stdin": False, "stop_on_error": True},
-        }))
+        connection.send(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": message_id,
+                        "msg_type": "execute_request",
+                        "session": uuid.uuid4().hex,
+                        "username": student,
+                        "version": "5.3",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "channel": "shell",
+                    "buffers": [],
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": False,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                        "stop_on_error": True,
+                    },
+                }
+            )
+        )
         printed, errors = [], []
         while True:
             message = json.loads(connection.recv())
@@ -173,8 +208,11 @@ print(json.dumps({"bnlib": bnlib.__file__, "python": sys.executable, "home": os.
 def test_three_students_each_get_their_own_copy_and_a_working_kernel(hub):
     url, homes = hub
     sessions = {student: log_in(url, student) for student in STUDENTS}
-    course_notebooks = sorted(p.relative_to(ROOT / "notebooks").as_posix()
-                              for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in str(p))
+    course_notebooks = sorted(
+        p.relative_to(ROOT / "notebooks").as_posix()
+        for p in (ROOT / "notebooks").rglob("*.ipynb")
+        if ".ipynb_checkpoints" not in str(p)
+    )
     for student, session in sessions.items():
         served = notebook_texts(session, url, student, "batchnorm-course")
         assert sorted(path.removeprefix("batchnorm-course/") for path in served) == course_notebooks
@@ -187,7 +225,8 @@ def test_three_students_each_get_their_own_copy_and_a_working_kernel(hub):
         assert not Path(report["bnlib"]).is_relative_to(home), report
         # A venv ignores ~/.local anyway; PYTHONNOUSERSITE also covers a hub on conda or the system Python.
         assert report["user_site"] is False and report["no_user_site"] == "1", (
-            f"packages in a student's ~/.local could shadow the shared ones: {report}")
+            f"packages in a student's ~/.local could shadow the shared ones: {report}"
+        )
         installed = [p for p in home.rglob("*") if p.name in ("site-packages", "dist-packages", "pyvenv.cfg")]
         assert not installed, f"something was installed for {student}: {installed}"
 
@@ -203,7 +242,9 @@ def restart_server(session, url, student):
     headers = {"X-XSRFToken": session.cookies.get("_xsrf", path="/hub/")}
     session.delete(f"{url}/hub/api/users/{student}/server", headers=headers, timeout=60).raise_for_status()
     deadline = time.monotonic() + 60
-    while session.get(f"{url}/user/{student}/api/status", timeout=10, allow_redirects=False).status_code == 200:
+    while (
+        session.get(f"{url}/user/{student}/api/status", timeout=10, allow_redirects=False).status_code == 200
+    ):
         assert time.monotonic() < deadline, f"{student}'s server did not stop"
         time.sleep(0.3)
     session.post(f"{url}/hub/api/users/{student}/server", headers=headers, timeout=60).raise_for_status()

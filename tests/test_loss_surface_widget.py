@@ -32,7 +32,9 @@ def test_its_front_end_ships_inside_bnlib():
     assert "*.js" in package_data["bnlib.panels"]
     source = ES_MODULE.read_text()
     assert "export default" in source
-    assert "http://" not in source and "https://" not in source, "the front end must load nothing from the web"
+    assert "http://" not in source and "https://" not in source, (
+        "the front end must load nothing from the web"
+    )
 
 
 def test_the_browser_gets_the_controls_values_and_bowl():
@@ -108,7 +110,9 @@ def test_displaying_it_needs_no_ipympl():
         "import sys; from bnlib.panels.conditioning import LossSurfacePanel; "
         "LossSurfacePanel()._repr_mimebundle_(); print('ipympl' in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     assert result.stdout.strip() == "False"
 
 

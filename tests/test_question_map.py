@@ -195,7 +195,9 @@ def questions_in(text: str) -> dict[str, str]:
 def learners_and_added() -> tuple[dict[str, str], dict[str, str]]:
     """The learners' questions (the shared file's, or the top of the docs copy) and the course's added ones."""
     learners_part, _, added_part = QUESTIONS_COPY.read_text().partition(ADDED_HEADING)
-    learners = learner_questions(QUESTIONS_SHARED) if QUESTIONS_SHARED.exists() else questions_in(learners_part)
+    learners = (
+        learner_questions(QUESTIONS_SHARED) if QUESTIONS_SHARED.exists() else questions_in(learners_part)
+    )
     return learners, questions_in(added_part)
 
 
@@ -227,7 +229,9 @@ def test_the_copy_of_the_learner_questions_is_current():
 def test_the_course_answers_22_learner_questions_and_3_of_its_own():
     learners, added = learners_and_added()
     assert list(learners) == [f"L{i}" for i in range(1, 23)]
-    assert list(added) == ["L23", "L24", "L25"], "the course's own questions are numbered on from the learners'"
+    assert list(added) == ["L23", "L24", "L25"], (
+        "the course's own questions are numbered on from the learners'"
+    )
 
 
 def test_the_added_questions_are_mapped_in_their_own_words():
@@ -235,7 +239,9 @@ def test_the_added_questions_are_mapped_in_their_own_words():
     for document, markdown in (("00_start_here", markdown_of(START_HERE)), ("README.md", README.read_text())):
         rows = map_row_questions(markdown)
         differing = {q: rows.get(q) for q, text in added.items() if rows.get(q) != text}
-        assert not differing, f"{document} words these questions differently from {QUESTIONS_COPY.name}: {differing}"
+        assert not differing, (
+            f"{document} words these questions differently from {QUESTIONS_COPY.name}: {differing}"
+        )
 
 
 def test_every_question_is_mapped_to_a_notebook_section():

@@ -88,8 +88,11 @@ def older_pythons():
     found |= {str(p) for p in pyenv.glob("3.*/bin/python3")}
     runnable = []
     for python in sorted(p for p in found if p):
-        version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2] < (3, 11))"],
-                                 capture_output=True, text=True)
+        version = subprocess.run(
+            [python, "-c", "import sys; print(sys.version_info[:2] < (3, 11))"],
+            capture_output=True,
+            text=True,
+        )
         if version.stdout.strip() == "True":
             runnable.append(python)
     return runnable
@@ -100,11 +103,17 @@ def test_an_old_python_gets_a_message_not_a_traceback():
     if not pythons:
         pytest.skip("no Python older than 3.11 on this machine")
     for python in pythons:
-        result = subprocess.run([python, "-m", "bnlib.course", "lab"], cwd=ROOT, capture_output=True, text=True)
+        result = subprocess.run(
+            [python, "-m", "bnlib.course", "lab"], cwd=ROOT, capture_output=True, text=True
+        )
         assert result.returncode == 2, (python, result.stderr)
-        assert "needs Python 3.11 or newer" in result.stderr and "Traceback" not in result.stderr, result.stderr
+        assert "needs Python 3.11 or newer" in result.stderr and "Traceback" not in result.stderr, (
+            result.stderr
+        )
     # and through make, which must fail too
-    result = subprocess.run(["make", "-s", "lab", f"PYTHON={pythons[-1]}"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        ["make", "-s", "lab", f"PYTHON={pythons[-1]}"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode != 0 and "needs Python 3.11 or newer" in result.stderr
 
 
@@ -141,12 +150,21 @@ def test_a_torch_in_the_venv_is_kept_unless_the_other_build_is_asked_for():
 
 def test_makefile_targets_delegate_to_the_entry_point():
     """One implementation: make's set-up targets only call python -m bnlib.course."""
-    for target, expected in [("lab", "-m bnlib.course lab"), ("test", "-m bnlib.course test"),
-                             ("lint", "-m bnlib.course lint"), ("wheelhouse", "-m bnlib.course wheelhouse")]:
+    for target, expected in [
+        ("lab", "-m bnlib.course lab"),
+        ("test", "-m bnlib.course test"),
+        ("lint", "-m bnlib.course lint"),
+        ("wheelhouse", "-m bnlib.course wheelhouse"),
+    ]:
         dry_run = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, check=True)
         assert expected in dry_run.stdout, (target, dry_run.stdout)
-    dry_run = subprocess.run(["make", "-n", "lab", "TORCH=cuda", "WHEELHOUSE=/w"], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout
+    dry_run = subprocess.run(
+        ["make", "-n", "lab", "TORCH=cuda", "WHEELHOUSE=/w"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "--torch cuda" in dry_run and "--wheelhouse /w" in dry_run
 
 
@@ -164,9 +182,14 @@ def test_lab_serves_the_learner_folder_on_localhost_with_a_token():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    lab = subprocess.Popen([sys.executable, "-m", "bnlib.course", "lab", "--port", str(port),
-                            "--ServerApp.open_browser=False"], cwd=ROOT, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lab = subprocess.Popen(
+        [sys.executable, "-m", "bnlib.course", "lab", "--port", str(port), "--ServerApp.open_browser=False"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         link = next(line for line in lab.stdout if "JupyterLab: http://127.0.0.1:" in line).split()[-1]
         token = link.split("token=")[1]

@@ -47,7 +47,9 @@ def test_synced_batch_norm_over_two_processes_equals_full_batch_norm(shape):
     np.testing.assert_allclose(np.concatenate([r["synced_dx"] for r in run.results]), full_dx, atol=1e-10)
     assert np.abs(local - full_out).max() > 0.1, "each process's own statistics differ from the full batch's"
     forgetful_dx = np.concatenate([r["synced_dx_local_backward"] for r in run.results])
-    assert np.abs(forgetful_dx - full_dx).max() > 1e-3, "without the backward all-reduce the gradient is wrong"
+    assert np.abs(forgetful_dx - full_dx).max() > 1e-3, (
+        "without the backward all-reduce the gradient is wrong"
+    )
 
     bn = torch.nn.BatchNorm1d(shape[1]).double()
     bn(torch.tensor(x))

@@ -24,9 +24,17 @@ def offline_environment(home):
     """No pip configuration, no index, no find-links from the machine: only what the command line gives."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PIP_", "PYTHON"))}
     # An attempt to reach an index fails at once rather than after pip's retries, so a breach fails quickly.
-    env.update(PIP_CONFIG_FILE=os.devnull, HOME=str(home), PIP_NO_CACHE_DIR="1", PIP_RETRIES="0", PIP_TIMEOUT="5",
-               # Should anything still reach for the network, it meets a closed port.
-               http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9", no_proxy="")
+    env.update(
+        PIP_CONFIG_FILE=os.devnull,
+        HOME=str(home),
+        PIP_NO_CACHE_DIR="1",
+        PIP_RETRIES="0",
+        PIP_TIMEOUT="5",
+        # Should anything still reach for the network, it meets a closed port.
+        http_proxy="http://127.0.0.1:9",
+        https_proxy="http://127.0.0.1:9",
+        no_proxy="",
+    )
     return env
 
 
@@ -42,8 +50,11 @@ def without_network(command):
 def linux_wheelhouse(tmp_path_factory):
     dest = tmp_path_factory.mktemp("wheelhouse")
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "bnlib.course", "wheelhouse", "--platform", "linux", "--dest", dest],
-                   cwd=ROOT, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "bnlib.course", "wheelhouse", "--platform", "linux", "--dest", dest],
+        cwd=ROOT,
+        check=True,
+    )
     print(f"wheelhouse built in {time.perf_counter() - start:.0f} s")
     return dest
 
@@ -58,8 +69,13 @@ def test_student_installs_from_the_wheelhouse_with_no_network(linux_wheelhouse, 
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", project / ".venv"], check=True)
 
     start = time.perf_counter()
-    result = subprocess.run(without_network([sys.executable, "-m", "bnlib.course", "setup"]), cwd=project,
-                            env=offline_environment(tmp_path), capture_output=True, text=True)
+    result = subprocess.run(
+        without_network([sys.executable, "-m", "bnlib.course", "setup"]),
+        cwd=project,
+        env=offline_environment(tmp_path),
+        capture_output=True,
+        text=True,
+    )
     print(f"offline install in {time.perf_counter() - start:.0f} s")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "unusable" in result.stdout and "no network" in result.stdout
@@ -77,13 +93,22 @@ def test_student_installs_from_the_wheelhouse_with_no_network(linux_wheelhouse, 
         "print(json.dumps({'bnlib': bnlib.__file__, 'torch': torch.__version__, 'mean': float(abs(y.mean()))}))"
     )
     # Run outside the project copy, so that bnlib must come from the installation, not the current folder.
-    report = json.loads(subprocess.run([python, "-c", check], capture_output=True, text=True, check=True,
-                                       cwd=tmp_path, env=offline_environment(tmp_path)).stdout)
+    report = json.loads(
+        subprocess.run(
+            [python, "-c", check],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp_path,
+            env=offline_environment(tmp_path),
+        ).stdout
+    )
     assert report["bnlib"] == str(project / "bnlib" / "__init__.py"), report  # the editable install
     assert report["torch"].endswith("+cpu"), f"the wheelhouse holds a CUDA build of torch: {report}"
     assert report["mean"] < 1e-6
-    pip_check = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True,
-                               env=offline_environment(tmp_path))
+    pip_check = subprocess.run(
+        [python, "-m", "pip", "check"], capture_output=True, text=True, env=offline_environment(tmp_path)
+    )
     assert pip_check.returncode == 0, pip_check.stdout
 
 
@@ -91,24 +116,37 @@ def fake_wheel(folder, name, requires=()):
     """A minimal wheel whose metadata lists ``requires`` (with environment markers)."""
     info = f"{name}-1.0.dist-info"
     metadata = "Metadata-Version: 2.1\nName: {}\nVersion: 1.0\n{}".format(
-        name, "".join(f"Requires-Dist: {r}\n" for r in requires))
+        name, "".join(f"Requires-Dist: {r}\n" for r in requires)
+    )
     with zipfile.ZipFile(folder / f"{name}-1.0-py3-none-any.whl", "w") as wheel:
         wheel.writestr(f"{info}/METADATA", metadata)
         wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
         wheel.writestr(f"{info}/RECORD", "")
 
 
-@pytest.mark.parametrize(("platform_name", "wanted", "unwanted"), [
-    ("windows", "winonly", "linuxonly"),
-    ("macos", "maconly", "winonly"),
-    ("linux", "linuxonly", "maconly"),
-])
-def test_each_platforms_wheelhouse_follows_its_own_environment_markers(tmp_path, platform_name, wanted, unwanted):
+@pytest.mark.parametrize(
+    ("platform_name", "wanted", "unwanted"),
+    [
+        ("windows", "winonly", "linuxonly"),
+        ("macos", "maconly", "winonly"),
+        ("linux", "linuxonly", "maconly"),
+    ],
+)
+def test_each_platforms_wheelhouse_follows_its_own_environment_markers(
+    tmp_path, platform_name, wanted, unwanted
+):
     """pip alone would judge `; sys_platform == "win32"` by the machine it runs on, not the students' one."""
     index = tmp_path / "index"
     index.mkdir()
-    fake_wheel(index, "course", ['winonly; sys_platform == "win32"', 'linuxonly; sys_platform == "linux"',
-                                 'maconly; platform_system == "Darwin"'])
+    fake_wheel(
+        index,
+        "course",
+        [
+            'winonly; sys_platform == "win32"',
+            'linuxonly; sys_platform == "linux"',
+            'maconly; platform_system == "Darwin"',
+        ],
+    )
     for name in ("winonly", "linuxonly", "maconly"):
         fake_wheel(index, name)
     dest = tmp_path / "dest"

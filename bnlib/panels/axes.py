@@ -125,8 +125,10 @@ class NormAxesPanel(Panel):
             name: widgets.IntSlider(value=0, min=0, max=size - 1, description=name)
             for name, size in zip(names, self.shape, strict=True)
         }
-        options = [(NORM_LABELS[norm] + (f" (G={self.num_groups})" if norm == "group" else ""), norm)
-                   for norm in self.norms]
+        options = [
+            (NORM_LABELS[norm] + (f" (G={self.num_groups})" if norm == "group" else ""), norm)
+            for norm in self.norms
+        ]
         return {**sliders, "norm": widgets.Dropdown(options=options, value="batch", description="norm")}
 
     def setup(self, fig):
@@ -194,13 +196,19 @@ class NormAxesPanel(Panel):
         self._canvas[self._pixel_rows, self._pixel_cols] = codes[..., None, None]
         self.image.set_data(self._canvas)
         centre = (_PIXELS - 2) / 2  # of the picked value's square, in image pixels
-        self.cross.set_data([self._pixel_cols[index][0, 0] + centre], [self._pixel_rows[index][0, 0] + centre])
+        self.cross.set_data(
+            [self._pixel_cols[index][0, 0] + centre], [self._pixel_rows[index][0, 0] + centre]
+        )
 
         counts, means, stds = self.stats[norm]
         count = int(codes.astype(bool).sum())
         unit = "feature" if len(self.shape) == 2 else "channel"
-        per = {"batch": f"per {unit}, across the batch", "layer": "per example, across its features",
-               "instance": "per example and channel", "group": f"per example and {unit} group"}[norm]
+        per = {
+            "batch": f"per {unit}, across the batch",
+            "layer": "per example, across its features",
+            "instance": "per example and channel",
+            "group": f"per example and {unit} group",
+        }[norm]
         self.caption.set_text(f"{NORM_LABELS[norm]}: statistics {per}")
         x_hat = (self.x[index] - means[label]) / np.sqrt(stds[label] ** 2 + 1e-5)
         return {

@@ -323,7 +323,13 @@ class LossSurfacePanel(Panel):
         self._step_locator = MaxNLocator(4, integer=True)
         tick_points = 3.5  # matplotlib's major tick length and label pad
         (self.step_ticks,) = self.ax_curve.plot(
-            [], [], ls="", marker=TICKDOWN, ms=tick_points, color="black", transform=self.ax_curve.transAxes,
+            [],
+            [],
+            ls="",
+            marker=TICKDOWN,
+            ms=tick_points,
+            color="black",
+            transform=self.ax_curve.transAxes,
             clip_on=False,
         )  # its length is scaled with the other markers in projector mode
         below = ScaledTranslation(0.0, -tick_points * (self.style.line_scale + 1) / 72.0, fig.dpi_scale_trans)
@@ -399,7 +405,6 @@ class LossSurfacePanel(Panel):
         if numbers["message"]:
             raise Unstable(numbers["message"])
         return numbers["readouts"]
-
 
     def _show_step_axis(self, steps_shown):
         """The step axis from 0 to ``steps_shown`` (a round length: 10, 20, 50, …, as the browser's), as

@@ -75,8 +75,12 @@ class LearningRatePanel(Panel):
         self.loss_ax, self.accuracy_ax = fig.subplots(1, 2)
         self.loss_lines, self.end_marks = {}, {}
         for norm in self.norms:
-            (self.loss_lines[norm],) = self.loss_ax.plot([], [], color=COLORS[norm], ls=LINESTYLES[norm], lw=1.5)
-            (self.end_marks[norm],) = self.loss_ax.plot([], [], "x", color=COLORS[norm], ms=9, mew=2, clip_on=False)
+            (self.loss_lines[norm],) = self.loss_ax.plot(
+                [], [], color=COLORS[norm], ls=LINESTYLES[norm], lw=1.5
+            )
+            (self.end_marks[norm],) = self.loss_ax.plot(
+                [], [], "x", color=COLORS[norm], ms=9, mew=2, clip_on=False
+            )
             accuracies = [final_accuracy(self.sweep[norm][lr]) for lr in self.lrs]
             # A diverged run has no accuracy: drawn at 0 with a cross, so the curve stays finite.
             shown = np.nan_to_num(np.array(accuracies) * 100, nan=0.0)
@@ -150,13 +154,17 @@ def plot_figure_1(runs, unit: int = 0, figsize=(10.0, 3.2)):
 
     fig, axes = plt.subplots(1, 1 + len(runs), figsize=figsize)
     low, high = np.inf, -np.inf
-    for color, line, (label, (log, trace)) in zip(FIGURE_COLORS, FIGURE_LINESTYLES, runs.items(), strict=False):
+    for color, line, (label, (log, trace)) in zip(
+        FIGURE_COLORS, FIGURE_LINESTYLES, runs.items(), strict=False
+    ):
         axes[0].plot(log.evaluated_steps, 100 * np.array(log.test_accuracy), line, color=color, label=label)
         percentiles = trace.percentiles(unit)
         low, high = min(low, percentiles.min()), max(high, percentiles.max())
     axes[0].set(xlabel="training step", ylabel="test accuracy (%)", title="(a) test accuracy")
     axes[0].legend(fontsize=10)
-    for ax, letter, color, (label, (_, trace)) in zip(axes[1:], "bcd", FIGURE_COLORS, runs.items(), strict=False):
+    for ax, letter, color, (label, (_, trace)) in zip(
+        axes[1:], "bcd", FIGURE_COLORS, runs.items(), strict=False
+    ):
         percentiles = trace.percentiles(unit)
         for column, style in zip(range(3), (":", "-", ":"), strict=True):
             ax.plot(trace.steps, percentiles[:, column], style, color=color)

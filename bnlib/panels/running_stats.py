@@ -242,9 +242,7 @@ class BatchNoisePanel(Panel):
         (self.trend,) = self.trend_ax.plot(
             sizes, np.ones_like(sizes), "o-", color=PALETTE["blue"], label="measured"
         )
-        (self.reference,) = self.trend_ax.plot(
-            sizes, np.ones_like(sizes), ":", color="black", label="∝ 1/√B"
-        )
+        (self.reference,) = self.trend_ax.plot(sizes, np.ones_like(sizes), ":", color="black", label="∝ 1/√B")
         (self.current,) = self.trend_ax.plot(
             [], [], "o", ms=12, mfc="none", mew=2, mec=PALETTE["vermillion"], label="this B"
         )

@@ -308,14 +308,18 @@ class LabNotebook:
         """
         handle = self.slider_handle(panel_index, slider_index)
         if key is None:
-            at_top = float(handle.get_attribute("aria-valuenow")) >= float(handle.get_attribute("aria-valuemax"))
+            at_top = float(handle.get_attribute("aria-valuenow")) >= float(
+                handle.get_attribute("aria-valuemax")
+            )
             key = "PageDown" if at_top else "PageUp"
         return self._time_repaint(panel_index, handle, lambda: handle.press(key), timeout_ms)
 
     def dropdowns(self, panel_index: int):
         return self.panels().nth(panel_index).locator(".widget-dropdown select")
 
-    def pick_option(self, panel_index: int, dropdown_index: int, step: int, timeout_ms: int = 20_000) -> float:
+    def pick_option(
+        self, panel_index: int, dropdown_index: int, step: int, timeout_ms: int = 20_000
+    ) -> float:
         """Pick the option ``step`` places below the current one in a menu (wrapping around); returns ms from
         the pick to the repaint (-1: never)."""
         select = self.dropdowns(panel_index).nth(dropdown_index)

@@ -90,7 +90,9 @@ class Explorer:
     def readouts(self) -> dict[str, str]:
         items = self.root.locator(".bnlib-ls-readout")
         return {
-            items.nth(i).locator(".bnlib-ls-readout-name").text_content(): items.nth(i).locator("b").text_content()
+            items.nth(i).locator(".bnlib-ls-readout-name").text_content(): items.nth(i)
+            .locator("b")
+            .text_content()
             for i in range(items.count())
         }
 

@@ -198,7 +198,8 @@ def test_in_voila(browser):
             before = explorer.canvas_hash()
             explorer.control("lr_ratio").press("ArrowLeft")
             page.wait_for_function(
-                "([c, h]) => (" + CANVAS_HASH_JS + ")(c) !== h", arg=[explorer.canvas.element_handle(), before]
+                "([c, h]) => (" + CANVAS_HASH_JS + ")(c) !== h",
+                arg=[explorer.canvas.element_handle(), before],
             )
             frames = explorer.frames()
             explorer.drag("lr_ratio", 0.1, 0.6, moves=20)
