@@ -2,7 +2,7 @@
 
     python -m bnlib.course lab          set up .venv if needed, then open JupyterLab on 127.0.0.1
     python -m bnlib.course test [ARGS]  set up .venv with the test tools, then ruff and pytest (ARGS go to pytest)
-    python -m bnlib.course lint         ruff only
+    python -m bnlib.course lint         ruff check and ruff format --check only
     python -m bnlib.course setup [--test]
     python -m bnlib.course wheelhouse [--platform linux macos windows] [--python 3.11 3.12] [--dest wheelhouse]
 
@@ -584,7 +584,11 @@ def command_lab(options):
 
 def command_lint(options):
     python = setup(TEST_EXTRAS, options)
-    return run([python, "-m", "ruff", "check", "."], cwd=str(ROOT), env=course_environment())
+    status = run([python, "-m", "ruff", "check", "."], cwd=str(ROOT), env=course_environment())
+    if status != 0:
+        return status
+    # Formatting is checked, never applied here: `ruff format .` rewrites files, a lint step only reports.
+    return run([python, "-m", "ruff", "format", "--check", "."], cwd=str(ROOT), env=course_environment())
 
 
 def command_test(options):

@@ -1,11 +1,15 @@
 """The two dependency lists (pip's pyproject.toml, conda's environment.yml) name the same packages and versions,
 and importing bnlib stays light."""
 
+import re
 import subprocess
 import sys
 
 import tomllib
 import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from paths import ROOT
 
 # conda-forge spells some packages differently from PyPI.
@@ -13,13 +17,10 @@ CONDA_NAME = {"torch": "pytorch-cpu"}
 CONDA_ONLY = {"python", "pip"}
 
 
-def split_requirement(text: str) -> tuple[str, str]:
-    """'numpy>=1.24' -> ('numpy', '>=1.24'); the version part without spaces."""
-    text = text.split("#")[0].strip().replace(" ", "")
-    for index, char in enumerate(text):
-        if char in "<>=!~":
-            return text[:index].lower(), text[index:]
-    return text.lower(), ""
+def split_requirement(text: str) -> tuple[str, SpecifierSet]:
+    """'numpy>=1.24' -> ('numpy', SpecifierSet('>=1.24')): PEP 508 parsing, so `<9,>=8.1` equals `>=8.1,<9`."""
+    requirement = Requirement(text)
+    return canonicalize_name(requirement.name), requirement.specifier
 
 
 def pyproject_dependencies() -> dict[str, str]:
@@ -29,8 +30,10 @@ def pyproject_dependencies() -> dict[str, str]:
 
 def conda_dependencies() -> dict[str, str]:
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    # conda's own entries (`python=3.11`, `pip`) are not PEP 508 requirements: drop them before parsing.
     entries = [e for e in environment["dependencies"] if isinstance(e, str)]
-    return {name: spec for name, spec in map(split_requirement, entries) if name not in CONDA_ONLY}
+    entries = [e for e in entries if re.split(r"[<>=!~ ]", e, maxsplit=1)[0] not in CONDA_ONLY]
+    return dict(map(split_requirement, entries))
 
 
 def test_environment_yml_matches_pyproject():
@@ -56,8 +59,9 @@ def test_binder_pins_the_lowest_supported_python():
 
 
 def test_the_drift_check_notices_a_change():
-    assert split_requirement("ipywidgets>=8.1,<9") == ("ipywidgets", ">=8.1,<9")
-    assert split_requirement("pytorch-cpu>=2.2  # comment") == ("pytorch-cpu", ">=2.2")
+    assert split_requirement("ipywidgets>=8.1,<9") == ("ipywidgets", SpecifierSet(">=8.1,<9"))
+    assert split_requirement("Scikit_Learn <2, >=1.3") == ("scikit-learn", SpecifierSet(">=1.3,<2"))
+    assert split_requirement("numpy>=1.24") != split_requirement("numpy>=1.25")
 
 
 def test_import_bnlib_loads_neither_torch_nor_matplotlib():
