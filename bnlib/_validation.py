@@ -1,4 +1,4 @@
-"""Input checks shared by the normalization modules.
+"""Input checks shared by bnlib's modules (normalization layers, toy data, gradient descent).
 
 Every check raises a ``ValueError`` or ``TypeError`` whose message names the problem and says how to fix
 it, so that a learner never has to decode a numpy broadcasting traceback. The checks only look at their
@@ -171,3 +171,41 @@ def check_dout(dout, shape, dtype):
             "the loss with respect to that output (same shape), from the matching forward call."
         )
     return dout.astype(dtype, copy=False)
+
+
+def check_choice(unit, allowed: dict, name: str):
+    """Look ``unit`` up in ``allowed`` (a dict of the accepted names); an unknown name lists the choices."""
+    if unit not in allowed:
+        raise ValueError(f"unknown {name} {unit!r}; choose one of {', '.join(map(repr, allowed))}.")
+    return allowed[unit]
+
+
+def check_finite_real(value, name: str) -> float:
+    """Check a finite real number (not a bool) and return it as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise TypeError(f"{name} must be a finite real number, got {value!r}.")
+    return float(value)
+
+
+def check_lr(lr) -> float:
+    """Check a gradient-descent learning rate η: a positive finite number."""
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not np.isfinite(lr) or lr <= 0:
+        raise ValueError(f"the learning rate must be a positive finite number, got {lr!r}.")
+    return float(lr)
+
+
+def check_descent_momentum(momentum) -> float:
+    """Check heavy-ball momentum β of gradient descent (not the running-average momentum): in [0, 1)."""
+    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0.0 <= momentum < 1.0:
+        raise ValueError(
+            f"momentum must lie in [0, 1), got {momentum!r}: it is the fraction of the previous step kept in "
+            "the next one (0 is plain gradient descent; 0.9 is a common choice)."
+        )
+    return float(momentum)
+
+
+def check_step_count(steps, name="steps") -> int:
+    """Check a number of descent steps: a non-negative integer."""
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+        raise ValueError(f"{name} must be a non-negative integer number of steps, got {steps!r}.")
+    return int(steps)

@@ -61,7 +61,7 @@ def values_per_channel(shape, axes):
     return math.prod(shape[axis] for axis in axes)
 
 
-def standardize(x, axes, eps):
+def normalize_over_axes(x, axes, eps):
     """Subtract the mean and divide by sqrt(var + eps) over ``axes``; the shared core of every norm here.
 
     x: float array; axes: tuple of axes to average over; eps: positive float.
@@ -119,7 +119,7 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5):
     check_more_than_one_value(x, axes)
     gamma, beta = _channel_params(x, gamma, beta)
 
-    cache = standardize(x, axes, eps)  # nodes 1-5: mean -> centered -> var -> invstd -> x̂
+    cache = normalize_over_axes(x, axes, eps)  # nodes 1-5: mean -> centered -> var -> invstd -> x̂
     out = cache["x_hat"] * gamma  # node 6: out = γ x̂ + β
     out += beta
     cache.update(gamma=gamma, eps=eps, axes=axes)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bnlib._validation import check_choice, check_finite_real
+
 # How many of each unit make one base unit (cm for height, years for age).
 HEIGHT_UNITS = {"cm": 1.0, "m": 0.01, "in": 1 / 2.54}
 AGE_UNITS = {"years": 1.0, "months": 12.0}
@@ -88,18 +90,6 @@ class HeightAgeData:
         )
 
 
-def _check_unit(unit, allowed: dict, name: str) -> float:
-    if unit not in allowed:
-        raise ValueError(f"unknown {name} {unit!r}; choose one of {', '.join(map(repr, allowed))}.")
-    return allowed[unit]
-
-
-def _check_real(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise TypeError(f"{name} must be a finite real number, got {value!r}.")
-    return float(value)
-
-
 def _standard_features(n: int, correlation: float, rng: np.random.Generator) -> np.ndarray:
     """n rows of (age, height) scores whose *sample* means are exactly 0, stds exactly 1 and correlation
     exactly ``correlation`` (population convention, dividing by n).
@@ -150,19 +140,19 @@ def height_age(
         raise TypeError(f"n must be an integer number of adults, got {n!r}.")
     if n < 3:
         raise ValueError(f"n must be at least 3 to give two features a spread and a correlation, got {n}.")
-    height_per_cm = _check_unit(height_unit, HEIGHT_UNITS, "height_unit")
-    age_per_year = _check_unit(age_unit, AGE_UNITS, "age_unit")
-    correlation = _check_real(correlation, "correlation")
+    height_per_cm = check_choice(height_unit, HEIGHT_UNITS, "height_unit")
+    age_per_year = check_choice(age_unit, AGE_UNITS, "age_unit")
+    correlation = check_finite_real(correlation, "correlation")
     if not -1.0 < correlation < 1.0:
         raise ValueError(
             f"correlation must lie strictly between -1 and 1, got {correlation}: at ±1 height would be a "
             "fixed linear function of age and the two weights could not be told apart. Try e.g. 0.9."
         )
-    noise_std = _check_real(noise_std, "noise_std")
+    noise_std = check_finite_real(noise_std, "noise_std")
     if noise_std < 0:
         raise ValueError(f"noise_std is a standard deviation in kg and must be >= 0, got {noise_std}.")
-    height_offset = _check_real(height_offset, "height_offset")
-    age_offset = _check_real(age_offset, "age_offset")
+    height_offset = check_finite_real(height_offset, "height_offset")
+    age_offset = check_finite_real(age_offset, "age_offset")
 
     rng = np.random.default_rng(seed)
     z = _standard_features(n, correlation, rng)
@@ -223,7 +213,7 @@ def digits(*, as_torch: bool = False, test_fraction: float = 0.25, seed: int = 0
     0–9. The train/test split is stratified (every digit in the same proportion on both sides) and fixed by
     ``seed``. ``as_torch=True`` returns torch tensors instead of numpy arrays. Nothing is downloaded.
     """
-    test_fraction = _check_real(test_fraction, "test_fraction")
+    test_fraction = check_finite_real(test_fraction, "test_fraction")
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}; e.g. 0.25.")
     if dtype not in ("float32", "float64"):

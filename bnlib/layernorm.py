@@ -23,7 +23,7 @@ from bnlib._validation import (
     check_param,
     check_positive_int,
 )
-from bnlib.batchnorm import channel_shape, standardize, values_per_channel
+from bnlib.batchnorm import channel_shape, normalize_over_axes, values_per_channel
 
 
 def _example_axes(ndim):
@@ -45,7 +45,7 @@ def layernorm_forward(x, gamma, beta, eps=1e-5):
     gamma = check_param(gamma, x.shape[1:], "gamma", x.dtype)
     beta = check_param(beta, x.shape[1:], "beta", x.dtype)
     axes = _example_axes(x.ndim)
-    cache = standardize(x, axes, eps)
+    cache = normalize_over_axes(x, axes, eps)
     out = cache["x_hat"] * gamma
     out += beta
     cache.update(gamma=gamma, eps=eps, axes=axes)
@@ -106,7 +106,7 @@ def groupnorm_forward(x, num_groups, gamma=None, beta=None, eps=1e-5):
             f"choose one of {divisors}."
         )
     grouped = x.reshape(x.shape[0], num_groups, -1)  # (N, G, C/G · positions)
-    cache = standardize(grouped, (2,), eps)
+    cache = normalize_over_axes(grouped, (2,), eps)
     out = _channel_affine(cache["x_hat"].reshape(x.shape).copy(), gamma, beta)
     cache.update(eps=eps, axes=(2,), num_groups=num_groups)
     return out, cache

@@ -15,34 +15,14 @@ decides how many steps training takes. Explained in notebooks/02_loss_surface_co
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
+from bnlib._validation import check_descent_momentum, check_lr, check_step_count
+
 # The iterates count as diverged once their excess loss grows this many times past the start's.
 DIVERGENCE_FACTOR = 1e8
-
-
-def _check_lr(lr) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"the learning rate must be a positive finite number, got {lr!r}.")
-    return float(lr)
-
-
-def _check_momentum(momentum) -> float:
-    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0.0 <= momentum < 1.0:
-        raise ValueError(
-            f"momentum must lie in [0, 1), got {momentum!r}: it is the fraction of the previous step kept in "
-            "the next one (0 is plain gradient descent; 0.9 is a common choice)."
-        )
-    return float(momentum)
-
-
-def _check_steps(steps, name="steps") -> int:
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
-        raise ValueError(f"{name} must be a non-negative integer number of steps, got {steps!r}.")
-    return int(steps)
 
 
 class QuadraticLoss:
@@ -187,21 +167,13 @@ class QuadraticLoss:
         circle = np.stack([np.cos(angle), np.sin(angle)], axis=-1)
         return self.minimizer + np.sqrt(excess) * (circle / np.sqrt(lam)) @ vectors.T
 
-    def level_box(self, w0) -> np.ndarray:
-        """Half-widths (d,) of the smallest axis-aligned box around w* holding the level set through w0.
-
-        Gradient descent below the stability edge never leaves that set, so it frames a path well.
-        """
-        excess = float(self.excess_loss(w0))
-        return np.sqrt(excess * np.diag(np.linalg.inv(self.S)))
-
     def convergence_rate(self, lr: float, momentum: float = 0.0) -> float:
         """Per-step factor by which the distance to w* eventually shrinks (< 1 converges, >= 1 does not).
 
         The spectral radius of the iteration: max |1 − η λ| for gradient descent; for heavy-ball momentum the
         largest root modulus of z² − (1 + β − η λ) z + β = 0 over the eigenvalues λ.
         """
-        lr, momentum = _check_lr(lr), _check_momentum(momentum)
+        lr, momentum = check_lr(lr), check_descent_momentum(momentum)
         trace = 1.0 + momentum - lr * self.eigenvalues
         roots = [np.roots([1.0, -t, momentum]) for t in trace]
         return float(max(np.abs(r).max() for r in roots))
@@ -241,7 +213,7 @@ def gradient_descent(loss: QuadraticLoss, w0, lr: float, steps: int, momentum: f
     Stops early, with ``diverged=True``, once the excess loss exceeds DIVERGENCE_FACTOR times the start's,
     so the returned arrays are always finite.
     """
-    lr, momentum, steps = _check_lr(lr), _check_momentum(momentum), _check_steps(steps)
+    lr, momentum, steps = check_lr(lr), check_descent_momentum(momentum), check_step_count(steps)
     w = np.array(loss._weights(w0), dtype=float)
     velocity = np.zeros_like(w)
     limit = DIVERGENCE_FACTOR * max(float(loss.excess_loss(w)), np.finfo(float).tiny)
@@ -294,7 +266,7 @@ def _heavy_ball_error_chunks(loss: QuadraticLoss, w0, lr: float, momentum: float
 def excess_loss_curve(loss: QuadraticLoss, w0, lr: float, steps: int, momentum: float = 0.0) -> np.ndarray:
     """L(w_t) − L(w*) for t = 0 … steps of :func:`gradient_descent`, computed in closed form (no loop over
     steps). Entries are inf once the run overflows."""
-    lr, momentum, steps = _check_lr(lr), _check_momentum(momentum), _check_steps(steps)
+    lr, momentum, steps = check_lr(lr), check_descent_momentum(momentum), check_step_count(steps)
     curves, total = [], 0
     for errors in _heavy_ball_error_chunks(loss, w0, lr, momentum):
         with np.errstate(over="ignore", invalid="ignore"):
@@ -344,8 +316,8 @@ def steps_to_converge(
     stability edge its excess loss only decreases. Momentum's excess loss oscillates, so "stays there" is
     checked over a horizon at least twice the answer.
     """
-    lr, momentum = _check_lr(lr), _check_momentum(momentum)
-    max_steps = _check_steps(max_steps, "max_steps")
+    lr, momentum = check_lr(lr), check_descent_momentum(momentum)
+    max_steps = check_step_count(max_steps, "max_steps")
     if loss.convergence_rate(lr, momentum) >= 1.0:
         return None
     tolerance = rtol * float(loss.excess_loss(w0))
