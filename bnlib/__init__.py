@@ -15,7 +15,8 @@ Modules (one concept each):
     surface      linear-regression loss surfaces over the weights, gradient-descent paths, condition number
     transforms   standardize, min-max, center, whiten
     inference    running statistics, folding BN into the previous layer, recalibration, batch noise
-    live         the live-figure toolkit (Panel)
+    live         the live-figure toolkit (Panel); the panels themselves are in bnlib/panels
+    figures      the notebooks' static figures (data vs loss, the paper's Figure 1, sweeps, traces)
     experiments  small torch networks on digits
     landscape    internal covariate shift and the loss landscape along the gradient
     scale_invariance  BN(a·W·x) = BN(W·x): gradients orthogonal to W, shrinking as 1/a

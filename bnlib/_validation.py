@@ -209,3 +209,11 @@ def check_step_count(steps, name="steps") -> int:
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
         raise ValueError(f"{name} must be a non-negative integer number of steps, got {steps!r}.")
     return int(steps)
+
+
+def check_shape_2d_or_4d(shape):
+    """Check a tensor shape (not a tensor): (N, D) or (N, C, H, W) with positive sizes; return it as ints."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) not in (2, 4) or min(shape) < 1:
+        raise ValueError(f"shape must be (N, D) or (N, C, H, W) with positive sizes, got {shape}.")
+    return shape

@@ -10,6 +10,9 @@ normalization help optimization?", arXiv 1805.11604), rerun here on small digits
   sizes η, and look at the loss there (how much it varies), at how much the gradient changes ("gradient
   predictiveness") and at the largest ratio ‖∇L(w) − ∇L(w − η·g)‖ / ‖η·g‖ ("effective β-smoothness").
 
+``train_two_layer`` (numpy, no torch) shows the drift itself: a tiny network's hidden-layer inputs move
+while it trains although its own inputs stay standardized (notebook 01's HiddenDriftPanel).
+
 All measurements leave the model unchanged: weights, gradients and BN running statistics are restored.
 torch is imported inside the functions, so ``import bnlib`` stays instant.
 Explained in notebooks/07_why_does_bn_work.ipynb.
@@ -178,3 +181,47 @@ def record_every(every: int, measure):
             trace.values.append(measure(model))
 
     return on_step, trace
+
+
+def train_two_layer(
+    X, y, *, hidden: int = 8, steps: int = 200, lr: float = 0.3, seed: int = 0, record_every: int = 5
+):
+    """Train ŷ = relu(X W1 + b1) W2 + b2 on the MSE with full-batch gradient descent; record the hidden
+    layer's inputs (pre-activations) on the way.
+
+    X: (n, d) inputs, y: (n,) targets. Returns a dict with
+        "steps":  (S,) the recorded step numbers (0, record_every, …, steps),
+        "hidden": (S, n, hidden) the pre-activations X W1 + b1 at each recorded step,
+        "inputs": (n, d) X itself (it never changes), "loss": (S,) the MSE at each recorded step.
+    """
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    n, d = X.shape
+    rng = np.random.default_rng(seed)
+    W1 = rng.standard_normal((d, hidden)) * np.sqrt(2.0 / d)  # He initialization for ReLU
+    b1 = np.zeros(hidden)
+    W2 = rng.standard_normal(hidden) * np.sqrt(1.0 / hidden)
+    b2 = 0.0
+    recorded_steps, hidden_inputs, losses = [], [], []
+    for step in range(steps + 1):
+        pre = X @ W1 + b1  # (n, hidden): what the hidden layer receives
+        act = np.maximum(pre, 0.0)
+        error = act @ W2 + b2 - y  # (n,)
+        if step % record_every == 0:
+            recorded_steps.append(step)
+            hidden_inputs.append(pre)
+            losses.append(np.mean(error**2))
+        if step == steps:
+            break
+        # Backward pass of the MSE, then one gradient step on every parameter.
+        d_out = 2.0 * error / n
+        d_pre = np.outer(d_out, W2) * (pre > 0)
+        W2 = W2 - lr * act.T @ d_out
+        b2 = b2 - lr * d_out.sum()
+        W1 = W1 - lr * X.T @ d_pre
+        b1 = b1 - lr * d_pre.sum(axis=0)
+    return {
+        "steps": np.array(recorded_steps),
+        "hidden": np.array(hidden_inputs),
+        "inputs": X,
+        "loss": np.array(losses),
+    }

@@ -10,10 +10,13 @@ Which values share one mean and one variance, for x of shape (N, C, H, W):
 Layer, group and instance norm never mix examples, so they behave the same in training and at test time,
 need no running statistics, and work with a batch of one (which is why recurrent nets and transformers
 use layer norm). Results match torch.nn.functional.layer_norm (normalized_shape = x.shape[1:]),
-group_norm and instance_norm.
+group_norm and instance_norm. ``group_ids`` labels which entries of a tensor share one statistic under
+each norm (the axis picker of notebook 03 draws it).
 """
 
 import math
+
+import numpy as np
 
 from bnlib._validation import (
     as_float_array,
@@ -22,6 +25,7 @@ from bnlib._validation import (
     check_eps,
     check_param,
     check_positive_int,
+    check_shape_2d_or_4d,
 )
 from bnlib.batchnorm import channel_shape, normalize_over_axes, values_per_channel
 
@@ -131,3 +135,60 @@ def instancenorm_forward(x, eps=1e-5):
             "position is always 0; use a longer sequence / larger image, or layer norm."
         )
     return groupnorm_forward(x, x.shape[1], eps=eps)
+
+
+# Which entries share one mean and one variance, for the axis picker of notebook 03 (bnlib.panels.axes).
+
+NORMS = ("batch", "layer", "instance", "group")
+
+
+def group_ids(shape, norm, num_groups=2):
+    """Label every entry of a tensor with the statistics group it belongs to.
+
+    shape: (N, D) or (N, C, H, W). norm: "batch", "layer", "instance" (4-D only) or "group".
+    num_groups: G for group norm; it must divide the number of channels (features) C.
+    Returns an int array of ``shape``: entries with equal labels share one mean and one variance.
+    """
+    shape = check_shape_2d_or_4d(shape)
+    n_idx, c_idx = np.indices(shape)[:2]  # example index and channel index of every entry
+    channels = shape[1]
+    if norm == "batch":
+        return c_idx
+    if norm == "layer":
+        return n_idx
+    if norm == "instance":
+        if len(shape) == 2:
+            raise ValueError(
+                "instance norm needs positions to average over, an (N, C, H, W) input; on (N, D) every "
+                "group would hold a single value."
+            )
+        return n_idx * channels + c_idx
+    if norm == "group":
+        valid = isinstance(num_groups, int) and not isinstance(num_groups, bool) and num_groups >= 1
+        if not valid or channels % num_groups:
+            raise ValueError(
+                f"num_groups must be a positive divisor of the {channels} channels, got {num_groups!r}."
+            )
+        return n_idx * num_groups + c_idx // (channels // num_groups)
+    raise ValueError(f"unknown norm {norm!r}; choose one of {list(NORMS)}.")
+
+
+def count_formula(shape, norm, num_groups=2):
+    """How many values one group pools, as a learner would write it, e.g. 'N·H·W = 4·3·3 = 36'."""
+    shape = check_shape_2d_or_4d(shape)
+    sizes = dict(zip(("N", "D") if len(shape) == 2 else ("N", "C", "H", "W"), shape, strict=True))
+    channel = "D" if len(shape) == 2 else "C"
+    # (symbol, size) factors; group norm pools C/G channels of one example.
+    per_group = (f"{channel}/G", f"{shape[1]}/{num_groups}", shape[1] // num_groups)
+    factors = {
+        "batch": ["N"],
+        "layer": [channel],
+        "instance": [],
+        "group": [per_group],
+    }[norm] + (["H", "W"] if len(shape) == 4 else [])
+    factors = [f if isinstance(f, tuple) else (f, str(sizes[f]), sizes[f]) for f in factors]
+    if len(factors) > 1:  # brackets only where a quotient is multiplied
+        factors = [(f"({s})", f"({v})", n) if "/" in s else (s, v, n) for s, v, n in factors]
+    count = int(np.prod([n for _, _, n in factors]))
+    symbols, values = "·".join(s for s, _, _ in factors), "·".join(v for _, v, _ in factors)
+    return f"{symbols} = {count}" if values == str(count) else f"{symbols} = {values} = {count}"

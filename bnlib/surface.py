@@ -10,16 +10,20 @@ So three small sufficient statistics describe the whole surface, whatever the nu
 of the bowl is set by the eigenvalues λ_min ≤ … ≤ λ_max of H: gradient descent with step η multiplies the
 error along each eigenvector by (1 − η λ) per step, so it is stable only for η < 2/λ_max, and then the flat
 direction shrinks by only (1 − 2 λ_min/λ_max) per step. The condition number κ = λ_max / λ_min therefore
-decides how many steps training takes. Explained in notebooks/02_loss_surface_conditioning.ipynb.
+decides how many steps training takes. Explained in notebooks/02_loss_surface_conditioning.ipynb, whose
+height/age bowls (one per unit, offset, correlation and transform) come from ``surface_setting``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from bnlib._validation import check_descent_momentum, check_lr, check_step_count
+from bnlib.data import AGE_UNITS, HEIGHT_UNITS, height_age
+from bnlib.transforms import transform_by_name
 
 # The iterates count as diverged once their excess loss grows this many times past the start's.
 DIVERGENCE_FACTOR = 1e8
@@ -345,3 +349,47 @@ def steps_vs_lr(
         steps_to_converge(loss, w0, lr, momentum=momentum, rtol=rtol, max_steps=max_steps) for lr in lrs
     ]
     return np.array([np.nan if steps is None else steps for steps in results], dtype=float)
+
+
+# The height/age bowl of notebook 02, one setting of its loss-surface figure at a time.
+
+
+def surface_setting(
+    transform="raw",
+    height_unit="cm",
+    age_unit="years",
+    height_offset_cm=0.0,
+    age_offset_years=0.0,
+    correlation=0.0,
+    n=200,
+    seed=0,
+):
+    """The data and its loss bowl for one setting of the panel: (data, transformed X, QuadraticLoss).
+
+    Offsets are given in cm and years whatever the display unit, so moving the unit does not move the
+    people. The model has no intercept, so the picture has exactly the two weights as axes.
+    """
+    data = height_age(
+        n,
+        height_unit=height_unit,
+        age_unit=age_unit,
+        correlation=correlation,
+        seed=seed,
+        height_offset=height_offset_cm * HEIGHT_UNITS[height_unit],
+        age_offset=age_offset_years * AGE_UNITS[age_unit],
+    )
+    X, _ = transform_by_name(data.X, transform)
+    return data, X, QuadraticLoss.from_data(X, data.y)
+
+
+@lru_cache(maxsize=64)
+def bowl_with_contours(transform, height_unit, age_unit, height_offset_cm, age_offset_years, correlation):
+    """The pieces of one setting's loss bowl that η, β and the step count do not change, cached so that a
+    live figure recomputes them only when the data changes:
+    (data, QuadraticLoss, excess loss at w = 0, contour lines: list of (K, 2) arrays, each half the size)."""
+    data, _, loss = surface_setting(
+        transform, height_unit, age_unit, height_offset_cm, age_offset_years, correlation
+    )
+    start_excess = float(loss.excess_loss(np.zeros(2)))
+    contours = [loss.level_set(start_excess * 4.0**-k) for k in range(6)]  # each contour half the size
+    return data, loss, start_excess, contours

@@ -11,8 +11,9 @@ from paths import ROOT
 
 from bnlib import live
 from bnlib.panels import course_panels
-from bnlib.panels.conditioning import LossSurfacePanel, surface_setting
+from bnlib.panels.conditioning import LossSurfacePanel
 from bnlib.panels.loss_surface import ES_MODULE, LossSurfaceWidget
+from bnlib.surface import surface_setting
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from bnlib.batchnorm import batchnorm_forward
-from bnlib.panels.axes import _PIXELS, NormAxesPanel, count_formula, group_ids
+from bnlib.layernorm import count_formula, group_ids
+from bnlib.panels.axes import _PIXELS, NormAxesPanel
 from bnlib.panels.gamma_beta import GammaBetaPanel, activation_fractions
 
 SHAPE = (4, 6, 3, 3)

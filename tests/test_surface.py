@@ -156,7 +156,8 @@ def test_bad_arguments_raise_clear_errors(data):
 
 def test_loss_surface_panel_shows_the_numbers_of_its_bowl():
     pytest.importorskip("ipywidgets")
-    from bnlib.panels.conditioning import LossSurfacePanel, surface_setting
+    from bnlib.panels.conditioning import LossSurfacePanel
+    from bnlib.surface import surface_setting
 
     panel = LossSurfacePanel(transform="standardized", correlation=0.8, lr_ratio=0.5, steps=40)
     _, _, bowl = surface_setting("standardized", correlation=0.8)

@@ -8,8 +8,8 @@ values are pooled into one mean and one variance:
     instance norm  per example n and channel c, over the positions:                         H·W values
     group norm     per example n and group of C/G channels:                     D/G     or  (C/G)·H·W values
 
-``group_ids`` labels every entry of a tensor with its group; ``NormAxesPanel`` lets the learner pick one entry
-and highlights every entry that shares its statistics.
+``bnlib.layernorm.group_ids`` labels every entry of a tensor with its group; ``NormAxesPanel`` lets the
+learner pick one entry and highlights every entry that shares its statistics.
 
 Explained in notebooks/03_batchnorm_layer.ipynb, section "Which axis? (L7, L16)".
 """
@@ -18,6 +18,8 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.colors import ListedColormap
 
+from bnlib._validation import check_shape_2d_or_4d
+from bnlib.layernorm import count_formula, group_ids
 from bnlib.live import PALETTE, Panel
 
 _PIXELS = 8  # image pixels per drawn value, the last one blank (the grid line)
@@ -27,65 +29,6 @@ NORM_LABELS = {
     "instance": "instance norm",
     "group": "group norm",
 }
-
-
-def _check_shape(shape):
-    shape = tuple(int(s) for s in shape)
-    if len(shape) not in (2, 4) or min(shape) < 1:
-        raise ValueError(f"shape must be (N, D) or (N, C, H, W) with positive sizes, got {shape}.")
-    return shape
-
-
-def group_ids(shape, norm, num_groups=2):
-    """Label every entry of a tensor with the statistics group it belongs to.
-
-    shape: (N, D) or (N, C, H, W). norm: "batch", "layer", "instance" (4-D only) or "group".
-    num_groups: G for group norm; it must divide the number of channels (features) C.
-    Returns an int array of ``shape``: entries with equal labels share one mean and one variance.
-    """
-    shape = _check_shape(shape)
-    n_idx, c_idx = np.indices(shape)[:2]  # example index and channel index of every entry
-    channels = shape[1]
-    if norm == "batch":
-        return c_idx
-    if norm == "layer":
-        return n_idx
-    if norm == "instance":
-        if len(shape) == 2:
-            raise ValueError(
-                "instance norm needs positions to average over, an (N, C, H, W) input; on (N, D) every "
-                "group would hold a single value."
-            )
-        return n_idx * channels + c_idx
-    if norm == "group":
-        valid = isinstance(num_groups, int) and not isinstance(num_groups, bool) and num_groups >= 1
-        if not valid or channels % num_groups:
-            raise ValueError(
-                f"num_groups must be a positive divisor of the {channels} channels, got {num_groups!r}."
-            )
-        return n_idx * num_groups + c_idx // (channels // num_groups)
-    raise ValueError(f"unknown norm {norm!r}; choose one of {list(NORM_LABELS)}.")
-
-
-def count_formula(shape, norm, num_groups=2):
-    """How many values one group pools, as a learner would write it, e.g. 'N·H·W = 4·3·3 = 36'."""
-    shape = _check_shape(shape)
-    sizes = dict(zip(("N", "D") if len(shape) == 2 else ("N", "C", "H", "W"), shape, strict=True))
-    channel = "D" if len(shape) == 2 else "C"
-    # (symbol, size) factors; group norm pools C/G channels of one example.
-    per_group = (f"{channel}/G", f"{shape[1]}/{num_groups}", shape[1] // num_groups)
-    factors = {
-        "batch": ["N"],
-        "layer": [channel],
-        "instance": [],
-        "group": [per_group],
-    }[norm] + (["H", "W"] if len(shape) == 4 else [])
-    factors = [f if isinstance(f, tuple) else (f, str(sizes[f]), sizes[f]) for f in factors]
-    if len(factors) > 1:  # brackets only where a quotient is multiplied
-        factors = [(f"({s})", f"({v})", n) if "/" in s else (s, v, n) for s, v, n in factors]
-    count = int(np.prod([n for _, _, n in factors]))
-    symbols, values = "·".join(s for s, _, _ in factors), "·".join(v for _, v, _ in factors)
-    return f"{symbols} = {count}" if values == str(count) else f"{symbols} = {values} = {count}"
 
 
 class NormAxesPanel(Panel):
@@ -100,7 +43,7 @@ class NormAxesPanel(Panel):
     figsize = (5.6, 4.2)
 
     def __init__(self, shape=(4, 6, 3, 3), num_groups=2, **values):
-        self.shape = _check_shape(shape)
+        self.shape = check_shape_2d_or_4d(shape)
         self.norms = ["batch", "layer", "group"] if len(self.shape) == 2 else list(NORM_LABELS)
         self.num_groups = num_groups
         self.ids = {norm: group_ids(self.shape, norm, num_groups) for norm in self.norms}

@@ -9,7 +9,6 @@ Explained in notebooks/02_loss_surface_conditioning.ipynb, section "The loss ove
 """
 
 import base64
-from functools import lru_cache
 
 import ipywidgets as widgets
 import numpy as np
@@ -17,10 +16,15 @@ from matplotlib.lines import TICKDOWN
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Affine2D, ScaledTranslation, blended_transform_factory
 
-from bnlib.data import AGE_UNITS, HEIGHT_UNITS, UNIT_SINGULAR, height_age
+from bnlib.data import AGE_UNITS, HEIGHT_UNITS, UNIT_SINGULAR
 from bnlib.live import STYLES, Panel, Unstable, style
-from bnlib.surface import QuadraticLoss, excess_loss_curve, gradient_descent, steps_to_converge
-from bnlib.transforms import transform_by_name
+from bnlib.surface import (
+    QuadraticLoss,
+    bowl_with_contours,
+    excess_loss_curve,
+    gradient_descent,
+    steps_to_converge,
+)
 
 GRID = 144  # samples per side of the loss image: about one per two screen pixels, so "nearest" (the
 # cheapest to repaint on every update) looks as smooth as a bilinear coarse grid
@@ -36,46 +40,6 @@ WEIGHT_UNIT = {
     "standardized": "kg/std",
     "whitened (ZCA)": "kg/whitened unit",
 }
-
-
-def surface_setting(
-    transform="raw",
-    height_unit="cm",
-    age_unit="years",
-    height_offset_cm=0.0,
-    age_offset_years=0.0,
-    correlation=0.0,
-    n=200,
-    seed=0,
-):
-    """The data and its loss bowl for one setting of the panel: (data, transformed X, QuadraticLoss).
-
-    Offsets are given in cm and years whatever the display unit, so moving the unit does not move the
-    people. The model has no intercept, so the picture has exactly the two weights as axes.
-    """
-    data = height_age(
-        n,
-        height_unit=height_unit,
-        age_unit=age_unit,
-        correlation=correlation,
-        seed=seed,
-        height_offset=height_offset_cm * HEIGHT_UNITS[height_unit],
-        age_offset=age_offset_years * AGE_UNITS[age_unit],
-    )
-    X, _ = transform_by_name(data.X, transform)
-    return data, X, QuadraticLoss.from_data(X, data.y)
-
-
-@lru_cache(maxsize=64)
-def _bowl(transform, height_unit, age_unit, height_offset_cm, age_offset_years, correlation):
-    """The cached pieces of one setting's loss bowl that η, β and the step count do not change:
-    (data, QuadraticLoss, excess loss at w = 0, contour lines: list of (K, 2) arrays)."""
-    data, _, loss = surface_setting(
-        transform, height_unit, age_unit, height_offset_cm, age_offset_years, correlation
-    )
-    start_excess = float(loss.excess_loss(np.zeros(2)))
-    contours = [loss.level_set(start_excess * 4.0**-k) for k in range(6)]  # each contour half the size
-    return data, loss, start_excess, contours
 
 
 def _nice_ceiling(value):
@@ -368,7 +332,7 @@ class LossSurfacePanel(Panel):
     ):
         setting = (transform, height_unit, age_unit, height_offset_cm, age_offset_years, correlation)
         try:
-            data, loss, start_excess, contours = _bowl(*setting)
+            data, loss, start_excess, contours = bowl_with_contours(*setting)
         except Exception as problem:
             self._front.bowl = {"key": repr(setting), "problem": f"Cannot draw this setting: {problem}"}
             raise
@@ -418,38 +382,3 @@ class LossSurfacePanel(Panel):
             if index < len(ticks):
                 label.set_position((positions[index], 0.0))
                 label.set_text(f"{ticks[index]:.0f}")
-
-
-def plot_data_vs_loss(data=None, figsize=(9.0, 3.8)):
-    """Two pictures side by side that are easy to confuse (L3): the data over (height, age), colored by body
-    weight, and the loss over the weights (w_height, w_age). Returns the matplotlib figure."""
-    import matplotlib.pyplot as plt
-
-    data = height_age() if data is None else data
-    loss = QuadraticLoss.from_data(data.X, data.y)
-    fig, (ax_data, ax_loss) = plt.subplots(1, 2, figsize=figsize)
-    points = ax_data.scatter(data.X[:, 0], data.X[:, 1], c=data.y, s=12, cmap="plasma")
-    fig.colorbar(points, ax=ax_data, label=f"{data.target_name} ({data.target_unit})")
-    ax_data.set_xlabel(f"height ({data.feature_units[0]})")
-    ax_data.set_ylabel(f"age ({data.feature_units[1]})")
-    ax_data.set_title("the DATA: one dot per person (not a loss)", fontsize=10)
-
-    w0 = np.zeros(2)
-    start_excess = float(loss.excess_loss(w0))
-    centre, half = (w0 + loss.minimizer) / 2, float(np.abs(loss.minimizer - w0).max())
-    x0, x1, y0, y1 = centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half
-    w1, w2 = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))
-    field = np.log10(loss.loss_grid(w1, w2, excess=True) / start_excess + 1e-12)
-    image = ax_loss.imshow(field, origin="lower", extent=(x0, x1, y0, y1), cmap="viridis_r", vmin=-6, vmax=1)
-    for k in range(6):
-        ax_loss.plot(*loss.level_set(start_excess * 4.0**-k).T, color="white", lw=0.8, alpha=0.7)
-    ax_loss.plot(*loss.minimizer, "*", color="#facc15", mec="black", ms=13)
-    ax_loss.set_xlim(x0, x1)
-    ax_loss.set_ylim(y0, y1)
-    ax_loss.set_box_aspect(1)
-    fig.colorbar(image, ax=ax_loss, label="log₁₀ (L − L*) / (L(0) − L*)")
-    ax_loss.set_xlabel(f"w_height (kg per {UNIT_SINGULAR[data.feature_units[0]]})")
-    ax_loss.set_ylabel(f"w_age (kg per {UNIT_SINGULAR[data.feature_units[1]]})")
-    ax_loss.set_title("the LOSS: one point per model (w_height, w_age)", fontsize=10)
-    fig.tight_layout()
-    return fig

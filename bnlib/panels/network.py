@@ -13,13 +13,8 @@ import ipywidgets as widgets
 import numpy as np
 
 from bnlib.experiments import final_accuracy, learning_rate_sweep
-from bnlib.live import PALETTE, Panel, Unstable
-
-LABELS = {None: "no BN", "batch": "BN"}
-COLORS = {None: PALETTE["vermillion"], "batch": PALETTE["blue"]}
-# The second cue: without BN dashed with square markers, with BN solid with round ones.
-LINESTYLES = {None: "--", "batch": "-"}
-MARKERS = {None: "s", "batch": "o"}
+from bnlib.figures import COLORS, LABELS, LINESTYLES, MARKERS
+from bnlib.live import Panel, Unstable
 
 
 @functools.lru_cache(maxsize=1)
@@ -135,107 +130,3 @@ class LearningRatePanel(Panel):
             raise Unstable("the loss overflowed before the run stopped; pick a smaller learning rate.")
         self.current.set_data([lr, lr], [0, 100])
         return readouts
-
-
-# ----- static figures of notebooks 06 and 07 (each one call from the notebook) ------------------------------
-
-# Okabe–Ito colours, each with its own line style in the figures below, so no line is told by hue alone.
-FIGURE_COLORS = (PALETTE["vermillion"], PALETTE["blue"], PALETTE["green"], PALETTE["purple"])
-FIGURE_LINESTYLES = ("--", "-", "-.", ":")
-
-
-def plot_figure_1(runs, unit: int = 0, figsize=(10.0, 3.2)):
-    """The paper's Figure 1 on digits. runs: ``{label: (TrainLog, LayerInputTrace)}``, e.g. {"no BN": …, "BN": …}.
-
-    (a) test accuracy against the training step; then, for each run, the 15th, 50th and 85th percentiles of
-    one unit's input to its sigmoid over training. Returns the matplotlib figure.
-    """
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 1 + len(runs), figsize=figsize)
-    low, high = np.inf, -np.inf
-    for color, line, (label, (log, trace)) in zip(
-        FIGURE_COLORS, FIGURE_LINESTYLES, runs.items(), strict=False
-    ):
-        axes[0].plot(log.evaluated_steps, 100 * np.array(log.test_accuracy), line, color=color, label=label)
-        percentiles = trace.percentiles(unit)
-        low, high = min(low, percentiles.min()), max(high, percentiles.max())
-    axes[0].set(xlabel="training step", ylabel="test accuracy (%)", title="(a) test accuracy")
-    axes[0].legend(fontsize=10)
-    for ax, letter, color, (label, (_, trace)) in zip(
-        axes[1:], "bcd", FIGURE_COLORS, runs.items(), strict=False
-    ):
-        percentiles = trace.percentiles(unit)
-        for column, style in zip(range(3), (":", "-", ":"), strict=True):
-            ax.plot(trace.steps, percentiles[:, column], style, color=color)
-        ax.set(
-            xlabel="training step",
-            ylim=(low - 0.2, high + 0.2),
-            title=f"({letter}) {label}: input to a sigmoid",
-        )
-    axes[1].set_ylabel("15th, 50th, 85th percentile")
-    fig.tight_layout()
-    return fig
-
-
-def plot_sweep(sweep, xlabel: str, figsize=(5.0, 3.2)):
-    """Final test accuracy against the swept value (log axis), one line per norm; a cross at 0 marks a run
-    that diverged. sweep: ``{norm: {value: TrainLog}}``. Returns the matplotlib figure."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=figsize)
-    for norm, runs in sweep.items():
-        values = sorted(runs)
-        accuracies = np.array([final_accuracy(runs[v]) for v in values]) * 100
-        ax.plot(
-            values,
-            np.nan_to_num(accuracies, nan=0.0),
-            marker=MARKERS[norm],
-            ls=LINESTYLES[norm],
-            color=COLORS[norm],
-            label=LABELS[norm],
-        )
-        diverged = [v for v in values if runs[v].diverged]
-        ax.plot(diverged, [0] * len(diverged), "x", color=COLORS[norm], ms=10, mew=2)
-    ax.set(xscale="log", xlabel=xlabel, ylabel="final test accuracy (%)", ylim=(-3, 100))
-    ax.legend(fontsize=10, title="× = diverged", title_fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def plot_gradient_norms(norms, title: str = "", figsize=(5.0, 3.2)):
-    """‖∂L/∂W‖ per linear layer on a log axis. norms: ``{label: [norm of layer 1, …]}``. Returns the figure."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=figsize)
-    for color, line, (label, values) in zip(FIGURE_COLORS, FIGURE_LINESTYLES, norms.items(), strict=False):
-        ax.plot(np.arange(1, len(values) + 1), values, marker="o", ls=line, color=color, label=label)
-    ax.set(yscale="log", xlabel="linear layer (1 = first)", ylabel="‖∂L/∂W‖", title=title)
-    ax.legend(fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def plot_traces(panels, figsize=None):
-    """Small multiples of measurements over training. panels: ``{title: {label: (steps, values)}}``, one axis
-    per title, one line per label (log y-axis when every value is positive). Returns the figure."""
-    import matplotlib.pyplot as plt
-
-    figsize = figsize or (3.3 * len(panels), 3.0)
-    fig, axes = plt.subplots(1, len(panels), figsize=figsize, squeeze=False)
-    for ax, (title, lines) in zip(axes[0], panels.items(), strict=True):
-        all_positive = True
-        for color, line, (label, (steps, values)) in zip(
-            FIGURE_COLORS, FIGURE_LINESTYLES, lines.items(), strict=False
-        ):
-            values = np.asarray(values, dtype=float)
-            all_positive &= bool(np.all(values > 0))
-            marker = "o" if len(values) <= 30 else None
-            ax.plot(steps, values, marker=marker, ls=line, ms=3, color=color, label=label)
-        if all_positive:
-            ax.set_yscale("log")
-        ax.set(xlabel="training step", title=title)
-        ax.title.set_fontsize(10)
-    axes[0][0].legend(fontsize=10)
-    fig.tight_layout()
-    return fig

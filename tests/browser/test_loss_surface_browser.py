@@ -17,10 +17,10 @@ from paths import NOTEBOOKS
 from voila_server import VoilaServer
 
 from bnlib.data import AGE_UNITS, HEIGHT_UNITS
-from bnlib.panels.conditioning import MAX_STEPS, PANEL_TRANSFORMS, _bowl, loss_surface_numbers
+from bnlib.panels.conditioning import MAX_STEPS, PANEL_TRANSFORMS, loss_surface_numbers
 from bnlib.panels.conditioning import RTOL as CONVERGED
 from bnlib.panels.loss_surface import ES_MODULE, bowl_message
-from bnlib.surface import steps_to_converge
+from bnlib.surface import bowl_with_contours, steps_to_converge
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +50,7 @@ def settings():
 
 def bowl_for(setting):
     """The bowl as the panel sends it, with a square view around w = 0 and w*."""
-    _, loss, _, _ = _bowl(*setting)
+    _, loss, _, _ = bowl_with_contours(*setting)
     centre, half = loss.minimizer / 2, float(np.abs(loss.minimizer).max())
     view = (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
     return loss, bowl_message(loss, view, "x", "y", setting)
