@@ -16,6 +16,8 @@ Modules (one concept each):
     transforms   standardize, min-max, center, whiten
     inference    running statistics, folding BN into the previous layer, recalibration, batch noise
     live         the live-figure toolkit (Panel); the panels themselves are in bnlib/panels
+    figure_style colours (Okabe–Ito), text sizes, projector mode
+    panel_layout where a panel's controls and figure go in a laptop-sized box
     figures      the notebooks' static figures (data vs loss, the paper's Figure 1, sweeps, traces)
     experiments  small torch networks on digits
     landscape    internal covariate shift and the loss landscape along the gradient

@@ -87,105 +87,28 @@ import math
 import textwrap
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-# Okabe & Ito's colours: they stay distinct under protanopia, deuteranopia and tritanopia, and in greyscale
-# the dark ones (blue, vermillion, purple) differ from the light ones (orange, sky, yellow).
-PALETTE = {
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "orange": "#E69F00",
-    "green": "#009E73",
-    "sky": "#56B4E9",
-    "purple": "#CC79A7",
-    "yellow": "#F0E442",
-    "black": "#000000",
-    "grey": "#767676",  # reference lines and keys: 4.5:1 against white
-}
-
-# Machado, Oliveira & Fernandes (2009), severity 1: linear-RGB matrices that show a colour as a viewer with
-# protanopia or deuteranopia (the common red–green deficiencies) sees it.
-_COLOUR_VISION = {
-    "protanopia": np.array(
-        [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]]
-    ),
-    "deuteranopia": np.array(
-        [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.011820, 0.042940, 0.968881]]
-    ),
-}
-
-
-def simulate_colour_vision(rgb, deficiency: str) -> np.ndarray:
-    """Colours as seen with a colour-vision deficiency ("protanopia" or "deuteranopia").
-
-    rgb: array (..., 3) of sRGB values in [0, 1] (an image or a list of colours). Returns the same shape.
-    """
-    if deficiency not in _COLOUR_VISION:
-        raise ValueError(f"unknown deficiency {deficiency!r}; choose one of {list(_COLOUR_VISION)}.")
-    srgb = np.clip(np.asarray(rgb, dtype=float), 0.0, 1.0)
-    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
-    seen = np.clip(linear @ _COLOUR_VISION[deficiency].T, 0.0, 1.0)
-    return np.where(seen <= 0.0031308, 12.92 * seen, 1.055 * seen ** (1 / 2.4) - 0.055)
-
-
-# The box every panel is laid into, in CSS pixels: the output width of a notebook on a 1366×768 laptop with
-# JupyterLab's file browser open (934 px) and the notebook height on a 1280×720 projector with it collapsed
-# (599 px), each less a margin. Measured in Chromium; tests/browser/test_browser.py checks every panel in both.
-PANEL_BOX = (900, 570)
-CONTROL_WIDTH = 320  # every control, so a column of them lines up
-GAP = 12
-HEADER_HEIGHT = 28  # the panel's title line
-CONTROL_HEIGHT = 36  # one control with its margins
-READOUT_HEIGHT = 72  # room kept for three lines of readouts below the figure
-LABEL_PX_PER_CHAR = 7.4  # JupyterLab's 13 px widget font, a generous average per character
-
-
-@dataclass(frozen=True)
-class Style:
-    """How figures are drawn: the base text size in points and a factor on line widths and marker sizes."""
-
-    name: str
-    text_pt: float
-    line_scale: float
-
-
-STYLES = {"laptop": Style("laptop", 10.0, 1.0), "projector": Style("projector", 12.0, 1.5)}
-_style = STYLES["laptop"]
-
-
-def projector(on: bool = True) -> Style:
-    """Projector mode for the panels made after this call: text of 12 pt instead of 10, lines and markers
-    1.5 times as thick, at the same size on screen (so the layout still fits). Returns the style now used.
-
-    One call at the top of a notebook switches every panel below it; re-run a panel's cell after switching.
-    """
-    global _style
-    _style = STYLES["projector" if on else "laptop"]
-    return _style
-
-
-def style() -> Style:
-    """The style new panels are drawn with (see :func:`projector`)."""
-    return _style
-
-
-def _style_rc(current: Style) -> dict:
-    """matplotlib settings for laying out a panel's figure in ``current`` style."""
-    size = current.text_pt
-    return {
-        "font.size": size,
-        "axes.titlesize": size,
-        "axes.labelsize": size,
-        "xtick.labelsize": size,
-        "ytick.labelsize": size,
-        "legend.fontsize": size,
-        "legend.title_fontsize": size,
-        "figure.titlesize": size,
-        "axes.linewidth": 0.8 * current.line_scale,  # lines and markers are scaled after setup
-    }
+# Colours and text sizes have their own module; they stay importable from here, where every panel finds them.
+from bnlib.figure_style import (  # noqa: F401 - re-exported
+    PALETTE,
+    STYLES,
+    Style,
+    matplotlib_settings,
+    projector,
+    simulate_colour_vision,
+    style,
+)
+from bnlib.panel_layout import (  # noqa: F401 - re-exported
+    CONTROL_WIDTH,
+    GAP,
+    LABEL_PX_PER_CHAR,
+    PANEL_BOX,
+    Arrangement,
+    arrange,
+)
 
 
 class Unstable(Exception):
@@ -242,6 +165,24 @@ def control_values(widget):
 
 
 # Helpers for fast panels: text and legends that stay out of the per-update repaint.
+
+
+def histogram(values, edges, *, clip: bool = False):
+    """Counts of ``values`` in the fixed bins ``edges`` (B + 1,), as (bin centres (B,), counts (B,)).
+
+    Fixed bins keep the axes still while the data moves. With ``clip`` values beyond the bins are counted
+    in the edge bins (a pile-up at the border shows they exist); without it they are left out.
+    """
+    values = np.clip(values, edges[0], edges[-1]) if clip else values
+    counts, _ = np.histogram(values, bins=edges)
+    return 0.5 * (edges[:-1] + edges[1:]), counts
+
+
+def padded_range(values, fraction: float = 0.05) -> tuple[float, float]:
+    """(low, high) of ``values``, widened by ``fraction`` of their span on each side."""
+    low, high = float(np.min(values)), float(np.max(values))
+    pad = fraction * (high - low)
+    return low - pad, high + pad
 
 
 def live_title(ax, fontsize=None):
@@ -309,34 +250,6 @@ class KeptBackgrounds:
         self._pictures.clear()
 
 
-@dataclass(frozen=True)
-class Arrangement:
-    """Where a panel's controls go and how large its figure is drawn (CSS pixels; 1 inch = dpi pixels)."""
-
-    controls_beside: bool  # a column left of the figure; else a strip of rows above it
-    figure_size: tuple[float, float]  # inches
-
-
-def arrange(figsize: tuple[float, float], control_count: int, dpi: float) -> Arrangement:
-    """Fit a panel into PANEL_BOX: its controls beside the figure or in a strip above it, whichever leaves
-    the figure larger; the figure keeps the aspect of ``figsize`` and is only ever shrunk."""
-    width, height = figsize[0] * dpi, figsize[1] * dpi
-    free_height = PANEL_BOX[1] - HEADER_HEIGHT - READOUT_HEIGHT
-    per_row = max(1, (PANEL_BOX[0] + GAP) // (CONTROL_WIDTH + GAP))
-    rows = math.ceil(control_count / per_row)
-    beside_box = (PANEL_BOX[0] - CONTROL_WIDTH - GAP, free_height)
-    above_box = (PANEL_BOX[0], free_height - rows * CONTROL_HEIGHT - GAP)
-    column_fits = control_count * CONTROL_HEIGHT <= free_height
-
-    def scale(box):
-        return min(1.0, box[0] / width, box[1] / height)
-
-    # Beside unless the strip leaves the figure clearly (10 %) larger: a column reads more easily.
-    beside = column_fits and 1.1 * scale(beside_box) >= scale(above_box)
-    factor = scale(beside_box if beside else above_box)
-    return Arrangement(beside, (figsize[0] * factor, figsize[1] * factor))
-
-
 class Panel:
     """Base class of every live figure in the course. See the module docstring for the contract."""
 
@@ -395,7 +308,7 @@ class Panel:
         self._holding = False
 
         self.style = style()
-        with matplotlib.rc_context(_style_rc(self.style)):
+        with matplotlib.rc_context(matplotlib_settings(self.style)):
             self.arrangement = arrange(self.figsize, len(self._controls), matplotlib.rcParams["figure.dpi"])
             self.fig = self.new_figure()
             self._fixed: list = []

@@ -231,3 +231,13 @@ def test_contrasted_colours_stay_apart_for_red_green_colour_blindness(deficiency
         assert distance > 20, f"{first} and {second} look alike with {deficiency}: ΔE = {distance:.1f}"
     old_red, old_green = simulate_colour_vision([to_rgb("#fecaca"), to_rgb("#bbf7d0")], deficiency)
     assert np.linalg.norm(lab(old_red) - lab(old_green)) < 20
+
+
+def test_histogram_counts_in_fixed_bins_and_padded_range_widens_both_sides():
+    from bnlib.live import histogram, padded_range
+
+    edges = np.array([-1.0, 0.0, 1.0])
+    centres, counts = histogram([-5.0, 0.1, 0.2, 5.0], edges)
+    assert centres.tolist() == [-0.5, 0.5] and counts.tolist() == [0, 2]  # values beyond the bins left out
+    assert histogram([-5.0, 0.1, 0.2, 5.0], edges, clip=True)[1].tolist() == [1, 3]  # piled into the edges
+    assert padded_range([3.0, 1.0, 2.0], 0.25) == (0.5, 3.5)

@@ -16,7 +16,7 @@ Explained in notebooks/04_gamma_and_beta.ipynb, section "γ is the spread, β th
 import ipywidgets as widgets
 import numpy as np
 
-from bnlib.live import PALETTE, Panel
+from bnlib.live import PALETTE, Panel, histogram
 
 SATURATED_BELOW = 0.10  # slope / largest slope below this: saturated
 NEAR_LINEAR_ABOVE = 0.75  # slope / largest slope at least this: near-linear
@@ -152,19 +152,15 @@ class GammaBetaPanel(Panel):
             middle = grid[near_linear].mean() + 0.8
             self.fixed(ax.text(middle, 1.02, "lin.", **label))
 
-    @staticmethod
-    def _histogram(values, edges):
-        """Counts in fixed bins, values beyond the range counted in the edge bins, tallest bin scaled to 1."""
-        counts, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
-        return 0.5 * (edges[:-1] + edges[1:]), counts / counts.max()
-
     def render(self, gamma, beta):
         y = gamma * self.x_hat + beta
-        self.input_lines["sigmoid"].set_data(*self._histogram(y, self.y_edges))
+        self.input_lines["sigmoid"].set_data(*_tallest_is_one(*histogram(y, self.y_edges, clip=True)))
         for name, (f, _) in ACTIVATIONS.items():
             if name != "sigmoid":
                 self.input_lines[name].set_data(self.input_lines["sigmoid"].get_data())  # the same y
-            self.output_lines[name].set_data(*self._histogram(f(y), self.output_edges[name]))
+            self.output_lines[name].set_data(
+                *_tallest_is_one(*histogram(f(y), self.output_edges[name], clip=True))
+            )
         fractions = activation_fractions(y)
         return {
             "mean of y (= β)": f"{y.mean():+.2f}",
@@ -173,6 +169,11 @@ class GammaBetaPanel(Panel):
             "tanh: saturated / near-linear": _percentages(fractions["tanh"]),
             "ReLU: zero output (dead for these inputs)": f"{100 * fractions['ReLU']['saturated']:.1f} %",
         }
+
+
+def _tallest_is_one(centres, counts):
+    """A histogram's heights scaled so its tallest bin is 1: the curves share the axes with the activation."""
+    return centres, counts / counts.max()
 
 
 def _percentages(fraction):

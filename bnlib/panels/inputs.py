@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from bnlib.landscape import train_two_layer
-from bnlib.live import PALETTE, Panel, live_title, static_legend
+from bnlib.live import PALETTE, Panel, live_title, padded_range, static_legend
 from bnlib.panels.conditioning import format_steps, unit_and_offset_controls
 from bnlib.surface import steps_to_converge, surface_setting
 from bnlib.transforms import standardize
@@ -71,12 +71,6 @@ class _HistogramAxes:
         Panel.keep_in_view(self.ax, y=[0, tallest * (1.2 + 0.1 * len(series))], margin=0.0)
 
 
-def _padded_range(values, pad=0.04):
-    """(low, high) of the values, widened by ``pad`` of their span on each side."""
-    low, high = float(np.min(values)), float(np.max(values))
-    return low - pad * (high - low), high + pad * (high - low)
-
-
 class InputScalesPanel(Panel):
     """Height and age as measured (top) and after standardization or min–max scaling (bottom).
 
@@ -128,7 +122,7 @@ class InputScalesPanel(Panel):
                 for height_offset in (offsets["height_offset_cm"].min, offsets["height_offset_cm"].max)
                 for age_offset in (offsets["age_offset_years"].min, offsets["age_offset_years"].max)
             ]
-            self._raw_limits[key] = _padded_range(corners)
+            self._raw_limits[key] = padded_range(corners, 0.04)
         return self._raw_limits[key]
 
     def render(self, height_unit, age_unit, height_offset_cm, age_offset_years, transform):
@@ -140,7 +134,7 @@ class InputScalesPanel(Panel):
         self.raw.update({"height": data.X[:, 0], "age": data.X[:, 1]})
         self.new.update({"height": X_new[:, 0], "age": X_new[:, 1]})
         self.raw.ax.set_xlim(self._limits_for_units(height_unit, age_unit))
-        self.new.ax.set_xlim(self._new_limits.setdefault(transform, _padded_range(X_new)))
+        self.new.ax.set_xlim(self._new_limits.setdefault(transform, padded_range(X_new, 0.04)))
         self.raw_title.set_text(f"as measured: {height_unit_label}, {age_unit_label} (bars: mean ± std)")
         self.new_title.set_text(f"{transform}: the same for every unit and offset")
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from bnlib.batchnorm import BatchNorm
 from bnlib.inference import outputs_in_batches, running_average
-from bnlib.live import PALETTE, Panel, static_legend
+from bnlib.live import PALETTE, Panel, histogram, padded_range, static_legend
 
 # The feature the running-statistics panel samples: a pre-activation with known population statistics
 # (activations have no unit).
@@ -61,12 +61,6 @@ def legend_above(fig, ax, handles=None, labels=None, ncols=3):
 BATCH_SIZE_BANDS = (2, 4, 16)
 
 
-def padded(low, high, fraction=0.05):
-    """(low, high) widened by ``fraction`` of its length on each side."""
-    pad = fraction * (high - low)
-    return low - pad, high + pad
-
-
 class RunningStatsPanel(Panel):
     """The exponential moving average of the batch statistics, step by step, against the population values."""
 
@@ -102,7 +96,7 @@ class RunningStatsPanel(Panel):
         for start, end in zip(BATCH_SIZE_BANDS, ends, strict=True):
             rows = slice(start - 2, end - 2)
             limits[start] = tuple(
-                padded(min(values[rows].min(), initial), max(values[rows].max(), initial))
+                padded_range([min(values[rows].min(), initial), max(values[rows].max(), initial)])
                 for values, initial in ((means, 0.0), (variances, 1.0))
             )
         return limits
@@ -257,7 +251,7 @@ class BatchNoisePanel(Panel):
     def render(self, batch_size, position):
         example = np.array([position])
         outputs = outputs_in_batches(example, self.companions[:, : batch_size - 1])[:, 0]
-        counts, _ = np.histogram(np.clip(outputs, HISTOGRAM_EDGES[0], HISTOGRAM_EDGES[-1]), HISTOGRAM_EDGES)
+        _, counts = histogram(outputs, HISTOGRAM_EDGES, clip=True)
         self.histogram.set_ydata(np.append(counts, 0))
         # Population mean 0 and std 1: in eval mode the example's output is its position.
         self.eval_line.set_xdata([position, position])

@@ -8,7 +8,7 @@ VarianceShiftPanel   dropout rate, where dropout goes, recomputed statistics →
 import ipywidgets as widgets
 import numpy as np
 
-from bnlib.live import PALETTE, Panel
+from bnlib.live import PALETTE, Panel, histogram
 
 NUM_EXAMPLES = 1200
 HIDDEN = 64  # units of the previous block (ReLU outputs), each dropped out with probability p
@@ -17,11 +17,11 @@ PLACEMENTS = ("before this BN", "after the last BN")
 HISTOGRAM_EDGES = np.linspace(-4.0, 4.0, 41)
 
 
-def _histogram(values):
+def _density(values):
     """Density over HISTOGRAM_EDGES (values outside are left out), as (bin centres, heights)."""
-    heights, edges = np.histogram(values, bins=HISTOGRAM_EDGES, density=False)
-    width = edges[1] - edges[0]
-    return 0.5 * (edges[:-1] + edges[1:]), heights / (values.size * width)
+    centres, counts = histogram(values, HISTOGRAM_EDGES)
+    width = HISTOGRAM_EDGES[1] - HISTOGRAM_EDGES[0]
+    return centres, counts / (values.size * width)
 
 
 def _keep_top_in_view(ax, top):
@@ -68,7 +68,7 @@ class VarianceShiftPanel(Panel):
         )
         scale = np.sqrt(self.test_var[0])
         (self.test_line,) = self.ax_input.plot(
-            *_histogram((self.test_inputs[:, 0] - self.test_mean[0]) / scale),
+            *_density((self.test_inputs[:, 0] - self.test_mean[0]) / scale),
             drawstyle="steps-mid",
             color=PALETTE["blue"],
         )
@@ -127,7 +127,7 @@ class VarianceShiftPanel(Panel):
         running_mean, running_var = source.mean(axis=0), source.var(axis=0, ddof=1)
         x_hat = (self.test_inputs - running_mean) / np.sqrt(running_var + 1e-5)
         train_standardized = (train_inputs[:, 0] - self.test_mean[0]) / np.sqrt(self.test_var[0])
-        return running_var, x_hat, _histogram(train_standardized), _histogram(x_hat.ravel())
+        return running_var, x_hat, _density(train_standardized), _density(x_hat.ravel())
 
     def render(self, rate, placement, recompute):
         dropout_before = placement == PLACEMENTS[0] and rate > 0
