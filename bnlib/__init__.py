@@ -12,8 +12,10 @@ Modules (one concept each):
     syncbn       batch norm synchronized across processes (torch.distributed, CPU)
     practice     measurements behind the practice notebook (dropout variance shift, weight norms, small batches)
     data         height/age toy regression, sklearn's bundled digits
-    surface      linear-regression loss surfaces over the weights, gradient-descent paths, condition number
-    transforms   standardize, min-max, center, whiten
+    surface      linear-regression loss surfaces over the weights, gradient-descent paths, condition number,
+                 the numbers and readouts of the loss-surface figure
+    transforms   standardize, min-max, center, whiten; biased vs unbiased variance estimates
+    activations  where pre-activations land on sigmoid, tanh and ReLU: saturated and near-linear fractions
     inference    running statistics, folding BN into the previous layer, recalibration, batch noise
     live         the live-figure toolkit (Panel); the panels themselves are in bnlib/panels
     figure_style colours (Okabe–Ito), text sizes, projector mode

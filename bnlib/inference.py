@@ -16,6 +16,8 @@ which can be folded into the linear layer before it. This module holds the helpe
     fold_into_linear, fold_sequential    the same for torch modules
     recalibrate, recalibrate_batchnorm   recompute running statistics (numpy layer / torch model)
     outputs_in_batches       one example's training-mode output in many different batches (batch noise)
+    batch_statistics         the mean and unbiased variance of each step's batch, as BatchNorm computes them
+    jitter_by_batch_size     how much one example's output jitters over batches, per batch size
 
 torch is imported inside the torch helpers only, so ``import bnlib`` stays instant.
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from bnlib._validation import as_float_array, check_eps, check_momentum
+from bnlib.batchnorm import BatchNorm, batchnorm_forward
 
 
 def running_average(batch_values, momentum=0.1, initial=0.0):
@@ -308,7 +311,6 @@ def outputs_in_batches(example, companions, eps=1e-5):
         )
     if companions.shape[1] < 1:
         raise ValueError("each batch needs at least one companion (B ≥ 2): a batch of one has variance 0.")
-    from bnlib.batchnorm import batchnorm_forward
 
     num_batches, others, features = companions.shape
     batch = np.concatenate([np.broadcast_to(example, (num_batches, 1, features)), companions], axis=1)
@@ -317,3 +319,25 @@ def outputs_in_batches(example, companions, eps=1e-5):
     ones = np.ones(columns.shape[1], columns.dtype)
     out, _ = batchnorm_forward(columns, ones, np.zeros_like(ones), eps)
     return out[0].reshape(num_batches, features)
+
+
+def batch_statistics(samples):
+    """Mean and unbiased variance of every column of ``samples`` (shape (B, T): column t is step t's batch).
+
+    Computed by a bnlib.BatchNorm with momentum=1, whose running statistics are then exactly the last batch's:
+    the batch mean and the unbiased batch variance (n/(n − 1) times the biased one). Returns two arrays (T,).
+    """
+    layer = BatchNorm(samples.shape[1], momentum=1.0)
+    layer(samples)
+    return layer.running_mean, layer.running_var
+
+
+def jitter_by_batch_size(example, companions, batch_sizes):
+    """Std over batches of one example's normalized output, for each batch size.
+
+    example: array (D,); companions: array (K, max(batch_sizes) − 1, D), the pool of batch mates (batch size B
+    uses the first B − 1 of each row). Returns an array of shape (len(batch_sizes), D).
+    """
+    return np.array(
+        [outputs_in_batches(example, companions[:, : size - 1]).std(axis=0) for size in batch_sizes]
+    )

@@ -164,3 +164,15 @@ def transform_by_name(X, name: str):
         raise ValueError(f"unknown transform {name!r}; choose one of {', '.join(map(repr, TRANSFORMS))}.")
     function = TRANSFORMS[name]
     return (np.asarray(X, dtype=float), None) if function is None else function(X)
+
+
+def variance_estimates(n: int, trials: int = 4000, sigma: float = 10.0, seed: int = 0):
+    """Biased and unbiased variance estimates from ``trials`` samples of n heights (std ``sigma`` cm).
+
+    Returns (biased, unbiased), each of shape (trials,), in cm²: Σ(x − x̄)²/n and Σ(x − x̄)²/(n − 1).
+    """
+    if n < 2:
+        raise ValueError(f"a sample needs n >= 2 values to have a spread, got n = {n}.")
+    samples = 170.0 + sigma * np.random.default_rng([seed, n]).standard_normal((trials, n))
+    squared_deviations = ((samples - samples.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    return squared_deviations / n, squared_deviations / (n - 1)

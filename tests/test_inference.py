@@ -260,7 +260,7 @@ def test_outputs_in_batches_is_the_example_normalized_in_each_batch():
 
 
 def test_batch_noise_shrinks_like_one_over_root_batch_size():
-    from bnlib.panels.running_stats import jitter_by_batch_size
+    from bnlib.inference import jitter_by_batch_size
 
     companions = np.random.default_rng(5).standard_normal((400, 255, 1))
     sizes = (8, 32, 128)

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
+from bnlib.activations import activation_fractions
 from bnlib.batchnorm import batchnorm_forward
 from bnlib.layernorm import count_formula, group_ids
 from bnlib.panels.axes import _PIXELS, NormAxesPanel
-from bnlib.panels.gamma_beta import GammaBetaPanel, activation_fractions
+from bnlib.panels.gamma_beta import GammaBetaPanel
 
 SHAPE = (4, 6, 3, 3)
 

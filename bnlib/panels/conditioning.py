@@ -18,19 +18,10 @@ from matplotlib.transforms import Affine2D, ScaledTranslation, blended_transform
 
 from bnlib.data import AGE_UNITS, HEIGHT_UNITS, UNIT_SINGULAR
 from bnlib.live import STYLES, Panel, Unstable, style
-from bnlib.surface import (
-    QuadraticLoss,
-    bowl_with_contours,
-    excess_loss_curve,
-    gradient_descent,
-    steps_to_converge,
-)
+from bnlib.surface import RTOL, bowl_with_contours, loss_surface_numbers
 
 GRID = 144  # samples per side of the loss image: about one per two screen pixels, so "nearest" (the
 # cheapest to repaint on every update) looks as smooth as a bilinear coarse grid
-RTOL = 1e-6  # "converged": the excess loss has shrunk a million-fold
-MAX_STEPS = 100_000
-EDGE_TOLERANCE = 1e-9  # a convergence rate within this of 1 counts as on the stability edge
 PANEL_TRANSFORMS = ["raw", "centered", "min–max", "standardized", "whitened (ZCA)"]
 # What one unit of each weight means, per transform (kg per ...).
 WEIGHT_UNIT = {
@@ -72,10 +63,6 @@ def _keep_square_view(ax, points, shrink_below=0.3, edge=0.1):
     return x0, x1, y0, y1
 
 
-def format_steps(steps, max_steps=MAX_STEPS):
-    return f"more than {max_steps:,}" if steps is None else f"{steps:,}"
-
-
 def unit_and_offset_controls(**slider_options) -> dict:
     """The four controls of how height and age are measured: their units and a shift of their origin."""
     return {
@@ -88,40 +75,6 @@ def unit_and_offset_controls(**slider_options) -> dict:
             value=0.0, min=-45.0, max=50.0, step=5.0, description="age offset (years)", **slider_options
         ),
     }
-
-
-def loss_surface_numbers(loss: QuadraticLoss, lr_ratio: float, momentum: float, steps: int) -> dict:
-    """What η/η_max, momentum β and the step count change on one bowl, from w = 0, and the readouts.
-
-    Returns {"lr", "path": Trajectory, "curve": (steps + 1,) excess losses, "message": "" or why the run
-    does not converge, "readouts": {label: text}}. The browser computes the same numbers and texts with
-    surfaceNumbers in loss_surface.js (tests/browser/test_loss_surface_browser.py compares them).
-    """
-    w0 = np.zeros(2)
-    lr = lr_ratio * loss.max_stable_lr
-    path = gradient_descent(loss, w0, lr, steps, momentum)
-    curve = excess_loss_curve(loss, w0, lr, steps, momentum)
-    numbers = {"lr": lr, "path": path, "curve": curve, "message": "", "readouts": {}}
-    edge_ratio = 1.0 + momentum  # heavy ball is stable up to 2(1 + β)/λ_max
-    # On the edge itself (η/η_max = 1 + β, a slider position) the rate is 1 up to rounding, which numpy and
-    # the browser may round either way: both call it "at the edge".
-    if loss.convergence_rate(lr, momentum) >= 1.0 - EDGE_TOLERANCE:
-        numbers["message"] = (
-            f"η = {lr_ratio:.2f}·η_max is at or past the stability edge 2(1+β)/λ_max = {edge_ratio:.2f}·η_max: "
-            "every step overshoots the steep direction by at least as much as it corrects, and the path never "
-            "settles. Lower η / η_max."
-        )
-        return numbers
-    steps_needed = steps_to_converge(loss, w0, lr, momentum=momentum, rtol=RTOL, max_steps=MAX_STEPS)
-    numbers["readouts"] = {
-        "condition number κ = λ_max/λ_min": f"{loss.condition_number:,.4g}",
-        "largest stable η: η_max = 2/λ_max": f"{loss.max_stable_lr:.3g}",
-        "η used": f"{lr:.3g}  (= {lr_ratio:.2f}·η_max)",
-        "best η for plain GD": f"{loss.optimal_lr / loss.max_stable_lr:.3f}·η_max = 2/(λ_min+λ_max)",
-        "steps until L − L* shrinks 10⁶×": format_steps(steps_needed),
-        f"L − L* after {steps} steps": f"{curve[-1]:.3g} kg²",
-    }
-    return numbers
 
 
 class LossSurfacePanel(Panel):

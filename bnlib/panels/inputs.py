@@ -15,9 +15,9 @@ from matplotlib.ticker import MaxNLocator
 
 from bnlib.landscape import train_two_layer
 from bnlib.live import PALETTE, Panel, live_title, padded_range, static_legend
-from bnlib.panels.conditioning import format_steps, unit_and_offset_controls
-from bnlib.surface import steps_to_converge, surface_setting
-from bnlib.transforms import standardize
+from bnlib.panels.conditioning import unit_and_offset_controls
+from bnlib.surface import format_steps, steps_to_converge, surface_setting
+from bnlib.transforms import standardize, variance_estimates
 
 COLORS = {"height": PALETTE["blue"], "age": PALETTE["orange"]}
 # The second cue: height drawn solid, age dashed (so the two never differ by hue alone).
@@ -150,18 +150,6 @@ class InputScalesPanel(Panel):
             ),
             "GD steps to converge (best η each)": f"{format_steps(steps[0])} → {format_steps(steps[1])}",
         }
-
-
-def variance_estimates(n: int, trials: int = 4000, sigma: float = 10.0, seed: int = 0):
-    """Biased and unbiased variance estimates from ``trials`` samples of n heights (std ``sigma`` cm).
-
-    Returns (biased, unbiased), each of shape (trials,), in cm²: Σ(x − x̄)²/n and Σ(x − x̄)²/(n − 1).
-    """
-    if n < 2:
-        raise ValueError(f"a sample needs n >= 2 values to have a spread, got n = {n}.")
-    samples = 170.0 + sigma * np.random.default_rng([seed, n]).standard_normal((trials, n))
-    squared_deviations = ((samples - samples.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
-    return squared_deviations / n, squared_deviations / (n - 1)
 
 
 class VarianceEstimatorPanel(Panel):

@@ -14,9 +14,9 @@
 
 export const DIVERGENCE_FACTOR = 1e8; // surface.DIVERGENCE_FACTOR
 export const CHUNK = 512; // surface.CHUNK
-export const RTOL = 1e-6; // conditioning.RTOL: "converged" = the excess loss shrank a million-fold
-export const MAX_STEPS = 100000; // conditioning.MAX_STEPS
-export const EDGE_TOLERANCE = 1e-9; // conditioning.EDGE_TOLERANCE: a rate this close to 1 is on the edge
+export const RTOL = 1e-6; // surface.RTOL: "converged" = the excess loss shrank a million-fold
+export const MAX_STEPS = 100000; // surface.MAX_STEPS
+export const EDGE_TOLERANCE = 1e-9; // surface.EDGE_TOLERANCE: a rate this close to 1 is on the edge
 
 /** L(w) − L(w*) = (w − w*)ᵀ S (w − w*). bowl: {S: [[s00, s01], [s10, s11]], minimizer: [2]}; w: [2]. */
 export function excessLoss(bowl, w) {
@@ -248,14 +248,14 @@ export function formatG(x, precision, grouping = false) {
   return `${negative ? "-" : ""}${groupThousands(whole)}${fraction === undefined ? "" : `.${fraction}`}`;
 }
 
-/** format(steps, ",") or "more than 100,000" when it never converges (conditioning.format_steps). */
+/** format(steps, ",") or "more than 100,000" when it never converges (surface.format_steps). */
 export function formatSteps(steps, maxSteps = MAX_STEPS) {
   return steps === null ? `more than ${groupThousands(String(maxSteps))}` : groupThousands(String(steps));
 }
 
 /**
  * Everything the panel shows for one setting: {path, curve, diverged, message, readouts, …}.
- * The same numbers and the same readout texts as conditioning.loss_surface_numbers in the kernel.
+ * The same numbers and the same readout texts as surface.loss_surface_numbers in the kernel.
  */
 export function surfaceNumbers(bowl, lrRatio, momentum, steps) {
   const w0 = [0.0, 0.0];

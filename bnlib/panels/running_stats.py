@@ -9,8 +9,7 @@ BatchNoisePanel     batch size, the example's position → how much one example'
 import ipywidgets as widgets
 import numpy as np
 
-from bnlib.batchnorm import BatchNorm
-from bnlib.inference import outputs_in_batches, running_average
+from bnlib.inference import batch_statistics, jitter_by_batch_size, outputs_in_batches, running_average
 from bnlib.live import PALETTE, Panel, histogram, padded_range, static_legend
 
 # The feature the running-statistics panel samples: a pre-activation with known population statistics
@@ -21,17 +20,6 @@ POPULATION_STD = 2.0
 MAX_BATCH = 256
 MAX_STEPS = 500
 MOMENTA = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
-
-
-def batch_statistics(samples):
-    """Mean and unbiased variance of every column of ``samples`` (shape (B, T): column t is step t's batch).
-
-    Computed by a bnlib.BatchNorm with momentum=1, whose running statistics are then exactly the last batch's:
-    the batch mean and the unbiased batch variance (n/(n − 1) times the biased one). Returns two arrays (T,).
-    """
-    layer = BatchNorm(samples.shape[1], momentum=1.0)
-    layer(samples)
-    return layer.running_mean, layer.running_var
 
 
 def legend_above(fig, ax, handles=None, labels=None, ncols=3):
@@ -179,17 +167,6 @@ JITTER_FLOOR = (
 JITTER_LIMITS = (JITTER_FLOOR / 2, 2.5)
 
 
-def jitter_by_batch_size(example, companions, batch_sizes=NOISE_BATCH_SIZES):
-    """Std over batches of one example's normalized output, for each batch size.
-
-    example: array (D,); companions: array (K, max(batch_sizes) − 1, D), the pool of batch mates (batch size B
-    uses the first B − 1 of each row). Returns an array of shape (len(batch_sizes), D).
-    """
-    return np.array(
-        [outputs_in_batches(example, companions[:, : size - 1]).std(axis=0) for size in batch_sizes]
-    )
-
-
 class BatchNoisePanel(Panel):
     """One example normalized inside many random batches: the spread of its output, and how it shrinks."""
 
@@ -257,7 +234,9 @@ class BatchNoisePanel(Panel):
         self.eval_line.set_xdata([position, position])
 
         if position not in self._jitter_curves:
-            self._jitter_curves[position] = jitter_by_batch_size(example, self.companions)[:, 0]
+            self._jitter_curves[position] = jitter_by_batch_size(example, self.companions, NOISE_BATCH_SIZES)[
+                :, 0
+            ]
         jitter = self._jitter_curves[position]
         sizes = np.array(NOISE_BATCH_SIZES, dtype=float)
         reference = jitter[-1] * np.sqrt(sizes[-1] / sizes)  # ∝ 1/√B, anchored at the largest B

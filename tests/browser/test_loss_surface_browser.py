@@ -17,10 +17,10 @@ from paths import NOTEBOOKS
 from voila_server import VoilaServer
 
 from bnlib.data import AGE_UNITS, HEIGHT_UNITS
-from bnlib.panels.conditioning import MAX_STEPS, PANEL_TRANSFORMS, loss_surface_numbers
-from bnlib.panels.conditioning import RTOL as CONVERGED
+from bnlib.panels.conditioning import PANEL_TRANSFORMS
 from bnlib.panels.loss_surface import ES_MODULE, bowl_message
-from bnlib.surface import bowl_with_contours, steps_to_converge
+from bnlib.surface import MAX_STEPS, bowl_with_contours, loss_surface_numbers, steps_to_converge
+from bnlib.surface import RTOL as CONVERGED
 
 pytestmark = pytest.mark.browser
 
