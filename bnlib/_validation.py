@@ -217,3 +217,44 @@ def check_shape_2d_or_4d(shape):
     if len(shape) not in (2, 4) or min(shape) < 1:
         raise ValueError(f"shape must be (N, D) or (N, C, H, W) with positive sizes, got {shape}.")
     return shape
+
+
+def check_spread(spread: np.ndarray, what: str) -> None:
+    """Check that no feature of a fitted transform is constant: every entry of ``spread`` (d,) is above 0.
+
+    what names the spread in the message ("standard deviation", "range max − min").
+    """
+    constant = np.flatnonzero(spread <= 0)
+    if constant.size:
+        columns = ", ".join(str(i) for i in constant)
+        raise ValueError(
+            f"feature(s) {columns} are constant ({what} 0), so dividing by the {what} is undefined; "
+            "drop the constant feature(s) — they carry no information — or only center them."
+        )
+
+
+def check_matmul_shapes(x, W):
+    """Check the input x (N, D_in) and weight W (D_in, D) of a product x·W; return both as float arrays."""
+    x, W = np.asarray(x, dtype=float), np.asarray(W, dtype=float)
+    if x.ndim != 2 or W.ndim != 2 or x.shape[1] != W.shape[0]:
+        raise ValueError(
+            f"need x of shape (N, D_in) and W of shape (D_in, D) with matching D_in, got {x.shape} and {W.shape}."
+        )
+    return x, W
+
+
+def check_renorm_limits(r_max, d_max):
+    """Check the clipping limits: r_max >= 1 (r lies in [1/r_max, r_max]) and d_max >= 0; return floats."""
+    for name, value in (("r_max", r_max), ("d_max", d_max)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+            raise TypeError(f"{name} must be a finite real number, got {value!r}.")
+    if r_max < 1:
+        raise ValueError(
+            f"r_max must be at least 1, got {r_max}: r is clipped to [1/r_max, r_max], an empty interval "
+            "below 1. Use r_max=1 for plain batch norm, or e.g. r_max=3."
+        )
+    if d_max < 0:
+        raise ValueError(
+            f"d_max must be >= 0, got {d_max}: d is clipped to [-d_max, d_max]. Use 0 or e.g. 5."
+        )
+    return float(r_max), float(d_max)

@@ -24,7 +24,6 @@ Explained in notebooks/08_bn_in_practice.ipynb, section "Small batches".
 from __future__ import annotations
 
 import functools
-import numbers
 
 import numpy as np
 
@@ -36,31 +35,15 @@ from bnlib._validation import (
     check_momentum,
     check_param,
     check_positive_int,
+    check_renorm_limits,
 )
 from bnlib.batchnorm import batchnorm_backward_compact, batchnorm_forward, channel_shape, reduction_axes
-
-
-def check_limits(r_max, d_max):
-    """Check the clipping limits: r_max >= 1 (r lies in [1/r_max, r_max]) and d_max >= 0; return floats."""
-    for name, value in (("r_max", r_max), ("d_max", d_max)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-            raise TypeError(f"{name} must be a finite real number, got {value!r}.")
-    if r_max < 1:
-        raise ValueError(
-            f"r_max must be at least 1, got {r_max}: r is clipped to [1/r_max, r_max], an empty interval "
-            "below 1. Use r_max=1 for plain batch norm, or e.g. r_max=3."
-        )
-    if d_max < 0:
-        raise ValueError(
-            f"d_max must be >= 0, got {d_max}: d is clipped to [-d_max, d_max]. Use 0 or e.g. 5."
-        )
-    return float(r_max), float(d_max)
 
 
 def relaxed_limits(step, r_max=3.0, d_max=5.0, warmup_steps=0, ramp_steps=0):
     """The paper's schedule: (1, 0) — plain batch norm — for ``warmup_steps``, then linear to (r_max, d_max)
     over ``ramp_steps`` steps, then constant. step counts from 0. Returns (r_max_now, d_max_now)."""
-    r_max, d_max = check_limits(r_max, d_max)
+    r_max, d_max = check_renorm_limits(r_max, d_max)
     if step < warmup_steps:
         return 1.0, 0.0
     progress = 1.0 if ramp_steps <= 0 else min(1.0, (step - warmup_steps) / ramp_steps)
@@ -87,7 +70,7 @@ def batch_renorm_forward(x, gamma, beta, running_mean, running_std, r_max=3.0, d
     check_batch(x)
     # Batch norm's graph with γ = 1, β = 0 gives x̂ = (x − μ_B) / σ_B and validates x and eps.
     _, cache = batchnorm_forward(x, np.ones(x.shape[1]), np.zeros(x.shape[1]), eps)
-    r_max, d_max = check_limits(r_max, d_max)
+    r_max, d_max = check_renorm_limits(r_max, d_max)
     shape = channel_shape(x.ndim, x.shape[1])
     gamma, beta = (
         check_param(p, (x.shape[1],), name, x.dtype).reshape(shape)
@@ -147,7 +130,7 @@ class BatchRenorm:
 
     def __init__(self, num_features, r_max=3.0, d_max=5.0, momentum=0.01, eps=1e-5):
         self.num_features = check_positive_int(num_features, "num_features")
-        self.r_max, self.d_max = check_limits(r_max, d_max)
+        self.r_max, self.d_max = check_renorm_limits(r_max, d_max)
         self.momentum = check_momentum(momentum)
         if self.momentum is None:
             raise ValueError(
@@ -187,7 +170,7 @@ class BatchRenorm:
             x_hat = (x - self.running_mean.reshape(shape)) / self.running_std.reshape(shape)
             self._cache = {"mode": "fixed", "x_hat": x_hat, "shape": shape, "axes": reduction_axes(x.ndim)}
             return x_hat * self.gamma.reshape(shape) + self.beta.reshape(shape)
-        r_max, d_max = check_limits(self.r_max, self.d_max)
+        r_max, d_max = check_renorm_limits(self.r_max, self.d_max)
         out, cache = batch_renorm_forward(
             x, self.gamma, self.beta, self.running_mean, self.running_std, r_max, d_max, self.eps
         )
@@ -230,7 +213,7 @@ def _torch_batch_renorm_class():
         ):
             super().__init__()
             self.num_features = check_positive_int(num_features, "num_features")
-            self.r_max, self.d_max = check_limits(r_max, d_max)
+            self.r_max, self.d_max = check_renorm_limits(r_max, d_max)
             self.momentum = check_momentum(momentum)
             if self.momentum is None:
                 raise ValueError("momentum=None is not defined for batch renorm; use e.g. 0.01.")

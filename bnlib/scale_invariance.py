@@ -17,21 +17,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from bnlib._validation import check_matmul_shapes
 from bnlib.batchnorm import batchnorm_backward_compact, batchnorm_forward
-
-
-def _check_shapes(x, W):
-    x, W = np.asarray(x, dtype=float), np.asarray(W, dtype=float)
-    if x.ndim != 2 or W.ndim != 2 or x.shape[1] != W.shape[0]:
-        raise ValueError(
-            f"need x of shape (N, D_in) and W of shape (D_in, D) with matching D_in, got {x.shape} and {W.shape}."
-        )
-    return x, W
 
 
 def bn_of_linear(x, W, eps: float = 1e-5):
     """BN(x·W) with γ = 1, β = 0. x: array of shape (N, D_in); W: (D_in, D). Returns an array of shape (N, D)."""
-    x, W = _check_shapes(x, W)
+    x, W = check_matmul_shapes(x, W)
     width = W.shape[1]
     out, _ = batchnorm_forward(x @ W, np.ones(width), np.zeros(width), eps=eps)
     return out
@@ -42,7 +34,7 @@ def bn_of_linear_weight_gradient(x, W, dout, eps: float = 1e-5):
 
     x: array of shape (N, D_in); W: (D_in, D). Returns an array of shape (D_in, D).
     """
-    x, W = _check_shapes(x, W)
+    x, W = check_matmul_shapes(x, W)
     width = W.shape[1]
     _, cache = batchnorm_forward(x @ W, np.ones(width), np.zeros(width), eps=eps)
     dz, _, _ = batchnorm_backward_compact(np.asarray(dout, dtype=float), cache)

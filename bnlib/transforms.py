@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bnlib._validation import check_spread
+
 
 @dataclass(frozen=True)
 class FittedTransform:
@@ -73,16 +75,6 @@ def _as_data(X) -> np.ndarray:
     return X
 
 
-def _check_spread(spread: np.ndarray, what: str) -> None:
-    constant = np.flatnonzero(spread <= 0)
-    if constant.size:
-        columns = ", ".join(str(i) for i in constant)
-        raise ValueError(
-            f"feature(s) {columns} are constant ({what} 0), so dividing by the {what} is undefined; "
-            "drop the constant feature(s) — they carry no information — or only center them."
-        )
-
-
 def _fit(name, X, shift, matrix, offset=None):
     d = X.shape[1]
     transform = FittedTransform(
@@ -105,7 +97,7 @@ def standardize(X):
     """z-score each feature: (x − μ) / σ with σ the population std. X: (n, d). Returns (Z, transform)."""
     X = _as_data(X)
     std = X.std(axis=0)
-    _check_spread(std, "standard deviation")
+    check_spread(std, "standard deviation")
     return _fit("standardize", X, X.mean(axis=0), np.diag(1.0 / std))
 
 
@@ -116,7 +108,7 @@ def minmax_scale(X, feature_range=(0.0, 1.0)):
     if not high > low:
         raise ValueError(f"feature_range must be (low, high) with high > low, got {feature_range}.")
     data_min, data_range = X.min(axis=0), np.ptp(X, axis=0)
-    _check_spread(data_range, "range max − min")
+    check_spread(data_range, "range max − min")
     return _fit("minmax", X, data_min, np.diag((high - low) / data_range), np.full(X.shape[1], low))
 
 
@@ -131,7 +123,7 @@ def whiten(X, method: str = "zca", eps: float = 0.0):
     if method not in ("pca", "zca"):
         raise ValueError(f"method must be 'pca' or 'zca', got {method!r}.")
     X = _as_data(X)
-    _check_spread(X.std(axis=0), "standard deviation")
+    check_spread(X.std(axis=0), "standard deviation")
     mean = X.mean(axis=0)
     centered = X - mean
     variances, axes = np.linalg.eigh(centered.T @ centered / len(X))
