@@ -317,3 +317,22 @@ def test_the_checker_catches_bad_links(tmp_path):
     sections = notebook_sections(tmp_path / "nb.ipynb")
     assert [s.title for s in sections] == ["Plain heading (L3)", "γ heading (L1)"]
     assert "text" in sections[0].text and "γ" not in sections[0].text  # a section ends at the next heading
+
+
+def test_the_start_pages_totals_add_up():
+    """The path's stated total reading time is the sum of its table's rows, and the counts of notebooks and
+    exercises in its words are the rows of its tables."""
+    start = nbformat.read(NOTEBOOKS / "00_start_here.ipynb", as_version=4)
+    path = next(cell.source for cell in start.cells if cell.get("id") == "path")
+    minutes = [int(m) for m in re.findall(r"^\| \d\d \|.*\| (\d+) min \| ≈ \d+ s \|$", path, flags=re.M)]
+    notebooks = sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb") if not p.name.startswith("00_"))
+    assert len(minutes) == len(notebooks), f"path table rows: {len(minutes)}, notebooks: {len(notebooks)}"
+    total = re.search(r"in all \((\d+) h (\d+) min\)", path)
+    assert total, "the path no longer states its total reading time as '(H h M min)'"
+    assert 60 * int(total[1]) + int(total[2]) == sum(minutes), f"the rows add up to {sum(minutes)} min"
+    words = {3: "Three", 4: "Four", 5: "Five", 6: "Six", 8: "Eight", 9: "Nine", 10: "Ten", 11: "Eleven"}
+    assert path.startswith(f"## The path through the course\n\n{words[len(notebooks)]} notebooks")
+    recap = next(cell.source for cell in start.cells if cell.get("id") == "recap")
+    exercises = sorted((NOTEBOOKS / "exercises").glob("ex*.ipynb"))
+    assert f"* {words[len(notebooks)]} notebooks" in recap
+    assert f"; {words[len(exercises)].lower()}\n  exercises check themselves" in recap
