@@ -92,23 +92,18 @@ def test_the_reference_variants_agree_with_bnlib():
     )
     from bnlib.layernorm import layernorm_forward
 
-    for case in spatial_cases():
-        np.testing.assert_allclose(
-            norm_forward_variant(case, SPATIAL_AXES),
-            batchnorm_forward(case.x.astype(float), case.gamma, case.beta, case.eps)[0],
-            atol=1e-6,
-        )
-        for mine, reference in zip(
-            norm_backward_variant(case, SPATIAL_AXES), _spatial_backward_reference(case), strict=True
-        ):
-            np.testing.assert_allclose(mine, reference, atol=1e-4)
-    for case in layer_cases():
-        np.testing.assert_allclose(
-            norm_forward_variant(case, LAYER_AXES),
-            layernorm_forward(case.x.astype(float), case.gamma, case.beta, case.eps)[0],
-            atol=1e-6,
-        )
-        for mine, reference in zip(
-            norm_backward_variant(case, LAYER_AXES), _layer_backward_reference(case), strict=True
-        ):
-            np.testing.assert_allclose(mine, reference, atol=1e-4)
+    checked = [
+        (spatial_cases(), SPATIAL_AXES, batchnorm_forward, _spatial_backward_reference),
+        (layer_cases(), LAYER_AXES, layernorm_forward, _layer_backward_reference),
+    ]
+    for cases, axes, forward, backward_reference in checked:
+        for case in cases:
+            np.testing.assert_allclose(
+                norm_forward_variant(case, axes),
+                forward(case.x.astype(float), case.gamma, case.beta, case.eps)[0],
+                atol=1e-6,
+            )
+            for mine, reference in zip(
+                norm_backward_variant(case, axes), backward_reference(case), strict=True
+            ):
+                np.testing.assert_allclose(mine, reference, atol=1e-4)
