@@ -60,25 +60,25 @@ IN_VENV := env PATH="$(CURDIR)/.venv/bin:$$PATH" JUPYTER_RUNTIME_DIR=$(CACHE)/ju
 	MPLCONFIGDIR=$(CACHE)/matplotlib
 
 bench: test-venv
-	$(IN_VENV) $(PY) benchmarks/run_all.py
+	$(IN_VENV) $(PY) -m benchmarks.run_all
 
 # The learners' exercises (notebooks/exercises/) from the teacher's (teacher/exercises/); commit the result.
 student: test-venv
-	$(IN_VENV) $(PY) scripts/make_student.py
+	$(IN_VENV) $(PY) -m coursetools.make_student
 
 # For teachers: the exercises with their solutions, run, as web pages in answer-key/.
 answer-key: test-venv
-	$(IN_VENV) $(PY) scripts/build_site.py --answer-key
+	$(IN_VENV) $(PY) -m coursetools.build_site --answer-key
 
 # A fresh copy of one notebook in my-notebooks/; the old one is kept in my-notebooks/backups/.
 reset: venv
 	$(PY) -m bnlib.workspace reset "$(NB)"
 
 site: test-venv
-	$(IN_VENV) $(PY) scripts/build_site.py
+	$(IN_VENV) $(PY) -m coursetools.build_site
 
 screenshots: test-venv
-	$(IN_VENV) $(PY) scripts/screenshots.py
+	$(IN_VENV) $(PY) -m coursetools.screenshots
 
 # Never removes my-notebooks/, student/ or hub-homes/ (learners' work lives there) nor wheelhouse/ (a
 # teacher's download).

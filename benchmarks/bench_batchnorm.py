@@ -1,6 +1,6 @@
 """Benchmark: bnlib's batch norm (staged and compact backward) against PyTorch on the CPU.
 
-Run with ``python benchmarks/bench_batchnorm.py``. For x of shape (N, D) = (256, 512) in float32 it times
+Run with ``python -m benchmarks.bench_batchnorm``. For x of shape (N, D) = (256, 512) in float32 it times
 one training step (forward + backward) three ways and prints a Markdown table whose ratios all come from
 this one run:
 

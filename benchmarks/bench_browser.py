@@ -14,7 +14,7 @@
    correlation (a new bowl from the kernel). Two untimed presses first per slider (JavaScript compiles a
    function the first times it runs).
 
-    python benchmarks/bench_browser.py [notebook name filter] [device pixel ratio]
+    python -m benchmarks.bench_browser [notebook name filter] [device pixel ratio]
 """
 
 from __future__ import annotations
@@ -22,15 +22,17 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "browser")]
-
-from harness import _WAIT_FOR_CANVAS_CHANGE_JS, JupyterLab, LabNotebook, chromium  # noqa: E402
-from loss_surface_page import WATCH_CANVAS_JS, WIDGET, Explorer, kernel_cpu_seconds, kernel_output  # noqa: E402
-from paths import NOTEBOOKS  # noqa: E402
-from test_browser import INTERACTIVE  # noqa: E402
+from coursetools.browser.harness import _WAIT_FOR_CANVAS_CHANGE_JS, JupyterLab, LabNotebook, chromium
+from coursetools.browser.loss_surface_page import (
+    WATCH_CANVAS_JS,
+    WIDGET,
+    Explorer,
+    kernel_cpu_seconds,
+    kernel_output,
+)
+from coursetools.notebook_runner import interactive_notebooks
+from coursetools.paths import NOTEBOOKS
 
 REPEATS = 12
 DRAG_SECONDS = 1.5
@@ -202,7 +204,7 @@ class PointOn:
 def main(name_filter: str = "", pixel_ratio: float = 1.0) -> list[dict]:
     rows, menus, drags, explorers = [], [], [], []
     with JupyterLab(NOTEBOOKS) as lab, chromium(pixel_ratio=pixel_ratio) as browser:
-        for path, _ in INTERACTIVE:
+        for path, _ in interactive_notebooks(NOTEBOOKS):
             if name_filter not in path.stem:
                 continue
             notebook = LabNotebook.open(browser, lab, str(path.relative_to(NOTEBOOKS)))
@@ -330,5 +332,5 @@ def percentile(values: list[float], q: float) -> float:
 
 
 if __name__ == "__main__":
-    # python benchmarks/bench_browser.py [notebook name filter] [device pixel ratio]
+    # python -m benchmarks.bench_browser [notebook name filter] [device pixel ratio]
     main(*sys.argv[1:2], *(float(ratio) for ratio in sys.argv[2:3]))

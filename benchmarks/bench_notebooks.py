@@ -5,22 +5,15 @@ Budgets: each notebook ≤ 60 s, the whole collection ≤ 180 s, on a 2-core mac
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from notebook_runner import execute  # noqa: E402
-from paths import ROOT as PROJECT  # noqa: E402
-from paths import runnable_notebooks  # noqa: E402
+from coursetools.notebook_runner import execute
+from coursetools.paths import ROOT, runnable_notebooks
 
 EACH_BUDGET_S, TOTAL_BUDGET_S = 60, 180
 
 
 def main() -> list[dict]:
     rows = [
-        {"notebook": p.relative_to(PROJECT).as_posix(), "seconds": execute(p).seconds}
+        {"notebook": p.relative_to(ROOT).as_posix(), "seconds": execute(p).seconds}
         for p in runnable_notebooks()
     ]
     print("Notebooks executed headless (nbclient), seconds\n")

@@ -1,7 +1,7 @@
 """`make bench`: every benchmark of the course in one run, printed as Markdown tables for the README.
 
-python benchmarks/run_all.py            # everything
-python benchmarks/run_all.py panels     # only some: import, batchnorm, panels, notebooks, browser
+python -m benchmarks.run_all            # everything
+python -m benchmarks.run_all panels     # only some: import, batchnorm, panels, notebooks, browser
 """
 
 from __future__ import annotations
@@ -9,10 +9,6 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
-from pathlib import Path
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
 
 
 def bench_import(repeats: int = 7) -> None:
@@ -30,10 +26,7 @@ def bench_import(repeats: int = 7) -> None:
 
 
 def main(selected: list[str]) -> None:
-    import bench_batchnorm
-    import bench_browser
-    import bench_notebooks
-    import bench_panels
+    from benchmarks import bench_batchnorm, bench_browser, bench_notebooks, bench_panels
 
     benchmarks = {
         "import": bench_import,

@@ -7,8 +7,9 @@ import os
 
 import matplotlib
 import pytest
-from harness import CHROMIUM, chromium
-from paths import ROOT
+
+from coursetools.browser.harness import CHROMIUM, chromium
+from coursetools.paths import ROOT
 
 matplotlib.use("Agg")
 os.environ.setdefault("JUPYTER_RUNTIME_DIR", str(ROOT / ".cache" / "jupyter" / "runtime"))

@@ -8,7 +8,8 @@ import sys
 
 import nbformat
 import yaml
-from paths import NOTEBOOKS, ROOT, TEACHER_EXERCISES
+
+from coursetools.paths import NOTEBOOKS, ROOT, TEACHER_EXERCISES
 
 HOOKS = ROOT / ".pre-commit-config.yaml"
 

@@ -10,7 +10,8 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
-from paths import ROOT
+
+from coursetools.paths import ROOT
 
 # conda-forge spells some packages differently from PyPI.
 CONDA_NAME = {"torch": "pytorch-cpu"}

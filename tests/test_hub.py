@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 import websocket
-from paths import ROOT
+
+from coursetools.paths import ROOT
 
 if not os.environ.get("CI"):  # in CI the hub extra is installed, and a missing JupyterHub is an error
     pytest.importorskip("jupyterhub", reason="JupyterHub is the hub extra: pip install -e '.[hub]'")

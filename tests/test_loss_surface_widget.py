@@ -7,13 +7,13 @@ import sys
 import numpy as np
 import pytest
 import tomllib
-from paths import ROOT
 
 from bnlib import live
 from bnlib.panels import course_panels
 from bnlib.panels.conditioning import LossSurfacePanel
 from bnlib.panels.loss_surface import ES_MODULE, LossSurfaceWidget
 from bnlib.surface import surface_setting
+from coursetools.paths import ROOT
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 

@@ -5,8 +5,9 @@ only on a gross regression, with margin for a slower machine.
 """
 
 import pytest
-from notebook_runner import execute
-from paths import NOTEBOOKS, ROOT, runnable_notebooks
+
+from coursetools.notebook_runner import execute
+from coursetools.paths import NOTEBOOKS, ROOT, runnable_notebooks
 
 GROSS_REGRESSION_SECONDS = 150
 

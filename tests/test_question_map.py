@@ -29,7 +29,8 @@ from pathlib import Path
 import mistune
 import nbformat
 import pytest
-from paths import NOTEBOOKS, ROOT
+
+from coursetools.paths import NOTEBOOKS, ROOT
 
 START_HERE = NOTEBOOKS / "00_start_here.ipynb"
 README = ROOT / "README.md"

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from paths import ROOT
 
 from bnlib import course
+from coursetools.paths import ROOT
 
 # What Debian and Ubuntu do without the python3-venv package: the folder and its python appear, pip does not,
 # and the command fails.

@@ -1,4 +1,4 @@
-"""The static gallery (scripts/build_site.py): without a kernel, every figure is a PNG and no widget waits
+"""The static gallery (coursetools/build_site.py): without a kernel, every figure is a PNG and no widget waits
 for code that will never load; a learner's exercise is shown unsolved; offline, the math is typeset and no
 request leaves the machine."""
 
@@ -7,16 +7,14 @@ import contextlib
 import functools
 import http.server
 import re
-import sys
 import threading
 
 import nbformat
 import pytest
-from paths import LEARNER_EXERCISES, NOTEBOOKS, ROOT, TEACHER_EXERCISES
 
-sys.path.insert(0, str(ROOT / "scripts"))
-import build_site  # noqa: E402
-from build_site import LIVE_ONLY_NOTE, build  # noqa: E402
+from coursetools import build_site
+from coursetools.build_site import LIVE_ONLY_NOTE, build
+from coursetools.paths import LEARNER_EXERCISES, NOTEBOOKS, ROOT, TEACHER_EXERCISES
 
 pytestmark = pytest.mark.notebook
 

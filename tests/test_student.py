@@ -1,4 +1,4 @@
-"""No answers on any learner path: the learners' exercises are exactly what scripts/make_student.py makes from
+"""No answers on any learner path: the learners' exercises are exactly what coursetools/make_student.py makes from
 the teacher's, with no solution or hidden test left, and each check fails with feedback until solved.
 
 Every exercise found is covered (``ex*.ipynb`` in teacher/exercises/), not a fixed list. The generator needs
@@ -11,16 +11,15 @@ import sys
 
 import nbformat
 import pytest
-from paths import LEARNER_EXERCISES, NOTEBOOKS, ROOT, TEACHER_EXERCISES
+
+from coursetools import make_student
+from coursetools.paths import LEARNER_EXERCISES, NOTEBOOKS, TEACHER_EXERCISES
 
 HAS_NBGRADER = importlib.util.find_spec("nbgrader") is not None
 needs_nbgrader = pytest.mark.skipif(
     not HAS_NBGRADER,
     reason='nbgrader is not installed: it is the optional teach extra, pip install -e ".[teach]"',
 )
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import make_student  # noqa: E402
 
 MASTERS = sorted(TEACHER_EXERCISES.glob(make_student.EXERCISE_PATTERN))
 # Text that exists only in a teacher's version: nbgrader's markers around solutions and hidden tests.

@@ -6,7 +6,8 @@ import re
 
 import nbformat
 import pytest
-from paths import NOTEBOOKS, ROOT, TEACHER_EXERCISES
+
+from coursetools.paths import NOTEBOOKS, ROOT, TEACHER_EXERCISES
 
 ANSWERS_TAG = "try-this-answers"
 TRY_THIS = re.compile(r"^#{1,6}\s*Try this\b.*$", re.MULTILINE)

@@ -13,9 +13,9 @@ import time
 import zipfile
 
 import pytest
-from paths import ROOT
 
 from bnlib import course
+from coursetools.paths import ROOT
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="CI builds and installs the Linux wheelhouse")
 

@@ -3,10 +3,10 @@
 import json
 
 import pytest
-from paths import NOTEBOOKS, ROOT
 
 from bnlib import workspace
 from bnlib.workspace import WorkspaceError, main, prepare_workspace, reset_notebook
+from coursetools.paths import NOTEBOOKS, ROOT
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """The JupyterLab server the real-browser tests open notebooks in (the browser itself: tests/conftest.py)."""
 
 import pytest
-from harness import JupyterLab
-from paths import NOTEBOOKS
+
+from coursetools.browser.harness import JupyterLab
+from coursetools.paths import NOTEBOOKS
 
 
 @pytest.fixture(scope="session")

@@ -1,40 +1,19 @@
 """Each interactive notebook, opened in JupyterLab in a real Chromium: Run All works, no output is an
-error, every figure draws, every live figure fits a laptop and a projector screen (tests/browser/fit.py),
+error, every figure draws, every live figure fits a laptop and a projector screen (coursetools/browser/fit.py),
 and moving a slider by keyboard repaints its figure."""
 
 import re
 
-import nbformat
 import pytest
-from fit import LAPTOP, PROJECTOR, live_output_count, show_screen, unfit_outputs
-from harness import LabNotebook
-from notebook_runner import all_notebooks
-from paths import NOTEBOOKS
 
-from bnlib.panels import course_panels
+from coursetools.browser.fit import LAPTOP, PROJECTOR, live_output_count, show_screen, unfit_outputs
+from coursetools.browser.harness import LabNotebook
+from coursetools.notebook_runner import interactive_notebooks
+from coursetools.paths import NOTEBOOKS
 
 pytestmark = pytest.mark.browser
 
-# A cell that displays a live panel calls a Panel class: SomethingPanel(...).
-PANEL_CALL = re.compile(r"\b[A-Z]\w*Panel\(")
-# Panels drawn by their own front end have no ipympl canvas; test_loss_surface_browser.py drives them.
-DRAWN_IN_BROWSER = [cls.__name__ for cls in course_panels() if getattr(cls, "drawn_in_browser", ())]
-
-
-def calls_an_ipympl_panel(source: str) -> bool:
-    return any(match.group(0)[:-1] not in DRAWN_IN_BROWSER for match in PANEL_CALL.finditer(source))
-
-
-def interactive_notebooks():
-    found = []
-    for path in all_notebooks(NOTEBOOKS):
-        sources = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
-        if any("%matplotlib widget" in s for s in sources):
-            found.append((path, sum(calls_an_ipympl_panel(s) for s in sources)))
-    return found
-
-
-INTERACTIVE = interactive_notebooks()
+INTERACTIVE = interactive_notebooks(NOTEBOOKS)
 
 
 def test_there_are_interactive_notebooks():

@@ -11,16 +11,16 @@ import json
 
 import numpy as np
 import pytest
-from harness import LabNotebook
-from loss_surface_page import CANVAS_HASH_JS, EsModulePage, Explorer, kernel_output
-from paths import NOTEBOOKS
-from voila_server import VoilaServer
 
 from bnlib.data import AGE_UNITS, HEIGHT_UNITS
 from bnlib.panels.conditioning import PANEL_TRANSFORMS
 from bnlib.panels.loss_surface import ES_MODULE, bowl_message
 from bnlib.surface import MAX_STEPS, bowl_with_contours, loss_surface_numbers, steps_to_converge
 from bnlib.surface import RTOL as CONVERGED
+from coursetools.browser.harness import LabNotebook
+from coursetools.browser.loss_surface_page import CANVAS_HASH_JS, EsModulePage, Explorer, kernel_output
+from coursetools.browser.voila_server import VoilaServer
+from coursetools.paths import NOTEBOOKS
 
 pytestmark = pytest.mark.browser
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"  # what learners get: the course, and the exercises without their solutions
-LEARNER_EXERCISES = NOTEBOOKS / "exercises"  # generated from TEACHER_EXERCISES by scripts/make_student.py
+LEARNER_EXERCISES = NOTEBOOKS / "exercises"  # generated from TEACHER_EXERCISES by coursetools/make_student.py
 TEACHER_EXERCISES = ROOT / "teacher" / "exercises"  # the exercises with their solutions
 
 

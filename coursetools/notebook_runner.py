@@ -1,10 +1,12 @@
-"""Execute a notebook headless with nbclient, the way `Restart & Run All` does, and read its outputs.
+"""Execute a notebook headless with nbclient, the way `Restart & Run All` does, read its outputs, and find
+the notebooks that hold live figures.
 
-Used by tests/test_notebooks.py and benchmarks/bench_notebooks.py.
+Used by tests, benchmarks and the static site's build.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,3 +73,25 @@ def execute(path: Path) -> ExecutedNotebook:
 
 def all_notebooks(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+# A cell that displays a live panel calls a Panel class: SomethingPanel(...).
+PANEL_CALL = re.compile(r"\b[A-Z]\w*Panel\(")
+
+
+def interactive_notebooks(root: Path) -> list[tuple[Path, int]]:
+    """Every notebook under ``root`` that uses ``%matplotlib widget``, with how many of its cells show an
+    ipympl panel (panels drawn by their own front end, like the loss-surface explorer, have no ipympl canvas
+    and are not counted)."""
+    from bnlib.panels import course_panels
+
+    drawn_in_browser = {cls.__name__ for cls in course_panels() if getattr(cls, "drawn_in_browser", ())}
+    found = []
+    for path in all_notebooks(root):
+        sources = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        if any("%matplotlib widget" in s for s in sources):
+            ipympl_cells = sum(
+                any(m.group(0)[:-1] not in drawn_in_browser for m in PANEL_CALL.finditer(s)) for s in sources
+            )
+            found.append((path, ipympl_cells))
+    return found

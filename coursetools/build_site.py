@@ -1,10 +1,10 @@
 """Build the static HTML gallery of the course (`make site`): every notebook executed fresh, every figure a picture.
 
-    python scripts/build_site.py                        # every notebook, into site/
-    python scripts/build_site.py notebooks/00_start_here.ipynb --out .cache/site-00
-    python scripts/build_site.py --answer-key           # for teachers: the exercises with solutions, into answer-key/
+    python -m coursetools.build_site               # every notebook, into site/
+    python -m coursetools.build_site notebooks/00_start_here.ipynb --out .cache/site-00
+    python -m coursetools.build_site --answer-key  # for teachers: the exercises with solutions, into answer-key/
 
-Each notebook runs top to bottom headless (tests/notebook_runner.py's `execute`, as Restart & Run All) and is
+Each notebook runs top to bottom headless (coursetools/notebook_runner.py's `execute`, as Restart & Run All) and is
 exported with nbconvert's HTML exporter into site/, next to an index.html that lists them in order. Without a
 kernel a live figure cannot move, so every figure is shown as the PNG it carries: a live panel's output holds a
 widget view plus a PNG of its figure (bnlib.live.Panel), and an ipympl figure's output a widget view plus a PNG
@@ -27,17 +27,13 @@ import argparse
 import html
 import os
 import shutil
-import sys
 import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from notebook_runner import all_notebooks, execute  # noqa: E402
-from paths import NOTEBOOKS  # noqa: E402
+from coursetools.notebook_runner import all_notebooks, execute
+from coursetools.paths import NOTEBOOKS, ROOT
 
 SITE = ROOT / "site"
 ANSWER_KEY = ROOT / "answer-key"

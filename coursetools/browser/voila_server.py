@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from harness import CACHE, free_port, stop_server
+from coursetools.browser.harness import CACHE, free_port, stop_server
 
 
 class VoilaServer:

@@ -1,10 +1,10 @@
 """Screenshots of live panels for the README (`make screenshots`), taken the way a learner sees them.
 
-    python scripts/screenshots.py                 # every shot below, into docs/images/
-    python scripts/screenshots.py gamma_beta      # only the shots whose file name contains this
-    python scripts/screenshots.py --colour-vision # also as seen with protanopia and deuteranopia
+    python -m coursetools.screenshots                  # every shot below, into docs/images/
+    python -m coursetools.screenshots gamma_beta       # only the shots whose file name contains this
+    python -m coursetools.screenshots --colour-vision  # also as seen with protanopia and deuteranopia
 
-Each notebook is opened in JupyterLab in Debian's Chromium (tests/browser/harness.py) at a laptop's 1366×768
+Each notebook is opened in JupyterLab in Debian's Chromium (coursetools/browser/harness.py) at a laptop's 1366×768
 with the file browser open, run with Run All, and one live panel (title, controls, figure and readouts) is
 saved as a PNG element screenshot, in JupyterLab's light theme or, for the shots marked so, its dark theme.
 Files are reduced to a 256-colour palette when larger than the README budget of 200 KB. With
@@ -16,18 +16,14 @@ from __future__ import annotations
 
 import argparse
 import io
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "browser")]
-
-from fit import LAPTOP, live_outputs, show_screen  # noqa: E402
-from harness import JupyterLab, LabNotebook, chromium  # noqa: E402
-from paths import NOTEBOOKS  # noqa: E402
+from coursetools.browser.fit import LAPTOP, live_outputs, show_screen
+from coursetools.browser.harness import JupyterLab, LabNotebook, chromium
+from coursetools.paths import NOTEBOOKS, ROOT
 
 IMAGES = ROOT / "docs" / "images"
 COLOUR_VISION = ROOT / ".cache" / "colour-vision"

@@ -1,7 +1,7 @@
 """Make the learners' exercises from the teacher's: solutions cleared, hidden tests removed.
 
-    python scripts/make_student.py            # teacher/exercises/ex*.ipynb -> notebooks/exercises/ex*.ipynb
-    python scripts/make_student.py --check    # exit 1 if notebooks/exercises/ is not what this would write
+    python -m coursetools.make_student            # teacher/exercises/ex*.ipynb -> notebooks/exercises/ex*.ipynb
+    python -m coursetools.make_student --check    # exit 1 if notebooks/exercises/ is not what this would write
     make student
 
 The teacher's versions (``teacher/exercises/``, solutions in place) are the only ones anybody edits. The
@@ -28,10 +28,8 @@ import sys
 from pathlib import Path
 
 from bnlib.workspace import write_atomically  # the same never-half-written write the learner copies use
+from coursetools.paths import LEARNER_EXERCISES, TEACHER_EXERCISES
 
-ROOT = Path(__file__).resolve().parents[1]
-TEACHER_EXERCISES = ROOT / "teacher" / "exercises"
-LEARNER_EXERCISES = ROOT / "notebooks" / "exercises"
 EXERCISE_PATTERN = "ex*.ipynb"
 # What a learner sees where the teacher's solution was: the marker the exercises' instructions name.
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"

@@ -11,7 +11,7 @@
 
 The server listens on 127.0.0.1 with a random token, on a free port, serving a throw-away copy of the
 notebooks under .cache/ (so running them never writes outputs into the repository's notebooks).
-Used by tests/browser/test_browser.py, benchmarks/bench_browser.py and scripts/screenshots.py.
+Used by tests/browser/test_browser.py, benchmarks/bench_browser.py and coursetools/screenshots.py.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The course's benchmarks (`make bench`); run from the project folder: ``python -m benchmarks.run_all``."""
