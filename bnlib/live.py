@@ -482,28 +482,59 @@ class Panel:
             self.backgrounds.clear()  # printing reused the canvas's renderer: the next update draws in full
 
     @staticmethod
-    def keep_in_view(ax, *, x=None, y=None, margin: float = 0.05, shrink_below: float = 0.3) -> None:
+    def keep_in_view(
+        ax,
+        *,
+        x=None,
+        y=None,
+        margin: float = 0.05,
+        shrink_below: float = 0.3,
+        edge: float = 0.0,
+        square=False,
+    ) -> bool:
         """Fit the axes' limits to the data lazily, so most updates keep them and can be blitted.
 
-        Limits grow when the data leaves them, and shrink only when the data fills less than
-        ``shrink_below`` of the view; otherwise they stay put (a change of limits forces a full redraw
-        of ticks and labels, which costs far more than repainting the data).
+        The one policy of every panel: limits change when the data comes within ``edge`` of the view's width
+        of a border (with the default 0: when it leaves the view), or spans less than ``shrink_below`` of the
+        view (0: the view only ever grows); otherwise they stay put, since a change of limits forces a full
+        redraw of ticks and labels, which costs far more than repainting the data. New limits span the data
+        plus ``margin`` of its span on each side.
         x, y: arrays of the data shown along that axis (None leaves the axis alone).
+        square: both axes get the span of the wider one, each centred on its data (x and y given); with
+        ``margin=0.5`` the data then sits between a quarter and three quarters of the view.
+        Returns whether the limits changed.
         """
+        shown = {}  # set_limits -> (data low, data high, current limits)
         for values, get_limits, set_limits in ((x, ax.get_xlim, ax.set_xlim), (y, ax.get_ylim, ax.set_ylim)):
             if values is None:
                 continue
             values = np.asarray(values, dtype=float)
             values = values[np.isfinite(values)]
-            if values.size == 0:
-                continue
-            low, high = float(values.min()), float(values.max())
-            pad = margin * (high - low) if high > low else max(abs(high), 1.0) * margin
-            current_low, current_high = get_limits()
-            outside = low < current_low or high > current_high
-            too_loose = (high - low) < shrink_below * (current_high - current_low)
-            if outside or too_loose:
-                set_limits(low - pad, high + pad)
+            if values.size:
+                shown[set_limits] = (float(values.min()), float(values.max()), get_limits())
+        square_span = max((high - low for low, high, _ in shown.values()), default=0.0) if square else None
+
+        def must_change(low, high, limits):
+            width = limits[1] - limits[0]
+            near_edge = low < limits[0] + edge * width or high > limits[1] - edge * width
+            span = high - low if square_span is None else square_span
+            return near_edge or span < shrink_below * width
+
+        def new_limits(low, high):
+            span = high - low if square_span is None else square_span
+            pad = margin * span if span > 0 else max(abs(high), 1.0) * margin
+            if square_span is None:
+                return low - pad, high + pad
+            centre, half = (low + high) / 2, span / 2 + pad
+            return centre - half, centre + half
+
+        if square:  # both axes move or neither, so that the view stays square
+            changing = list(shown) if any(must_change(*data) for data in shown.values()) else []
+        else:
+            changing = [set_limits for set_limits, data in shown.items() if must_change(*data)]
+        for set_limits in changing:
+            set_limits(*new_limits(*shown[set_limits][:2]))
+        return bool(changing)
 
     # ----- internals ----------------------------------------------------------------------------
     def _size_controls(self) -> None:

@@ -119,6 +119,31 @@ def test_keep_in_view_grows_at_once_and_shrinks_only_when_loose():
     assert ax.get_ylim()[1] < 1  # data fills a sliver: limits shrink
 
 
+def test_keep_in_view_square_moves_both_axes_together_and_keeps_them_square():
+    ax = GeometricGrowth().ax
+    assert Panel.keep_in_view(ax, x=[0, 4], y=[0, 1], margin=0.5, edge=0.1, square=True)
+    assert ax.get_xlim() == (-2, 6) and ax.get_ylim() == (-3.5, 4.5)  # centred, the wider span for both
+    # Well inside: kept.
+    assert not Panel.keep_in_view(ax, x=[0, 4.5], y=[0, 1.2], margin=0.5, edge=0.1, square=True)
+    assert ax.get_xlim() == (-2, 6)
+    # Only y comes near its border (within a tenth of the width, 0.8): both axes move, still square.
+    assert Panel.keep_in_view(ax, x=[0, 4.5], y=[0, 4.0], margin=0.5, edge=0.1, square=True)
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert x1 - x0 == y1 - y0 == 9.0 and (x0 + x1) / 2 == 2.25 and (y0 + y1) / 2 == 2.0
+    # The points shrink to under 30 % of the view: a closer view.
+    assert Panel.keep_in_view(ax, x=[0, 1], y=[0, 0.5], margin=0.5, edge=0.1, square=True)
+    assert ax.get_xlim() == (-0.5, 1.5)
+
+
+def test_keep_in_view_with_shrink_below_zero_only_grows():
+    ax = GeometricGrowth().ax
+    ax.set_ylim(0, 10)
+    assert not Panel.keep_in_view(ax, y=[0, 0.5], margin=0.0, shrink_below=0.0)
+    assert ax.get_ylim() == (0, 10)
+    assert Panel.keep_in_view(ax, y=[0, 11], margin=0.0, shrink_below=0.0)
+    assert ax.get_ylim() == (0, 11)
+
+
 def test_returning_to_an_earlier_view_repaints_over_its_kept_background():
     """cm → in → cm: the second cm reuses the first one's background (no full draw), and looks the same."""
     panel = GeometricGrowth().set(n=10, r=2.0)

@@ -39,30 +39,6 @@ def _nice_ceiling(value):
     return next(decade * m for m in (1, 2, 5, 10) if decade * m >= value)
 
 
-def _keep_square_view(ax, points, shrink_below=0.3, edge=0.1):
-    """Keep the square view of ``ax`` while it shows every point comfortably, else centre a new one.
-
-    points: array of shape (P, 2). The view changes only when a point comes within ``edge`` of the view's
-    width of its border, or when the points span less than ``shrink_below`` of it; the new view is centred
-    on the points with a half-width of their largest span (so they sit at a quarter and three quarters).
-    Returns the view as (x0, x1, y0, y1).
-    """
-    x0, x1 = ax.get_xlim()
-    y0, y1 = ax.get_ylim()
-    margin = edge * (x1 - x0)
-    low, high = points.min(axis=0), points.max(axis=0)
-    span = float((high - low).max())
-    inside = (
-        low[0] >= x0 + margin and high[0] <= x1 - margin and low[1] >= y0 + margin and high[1] <= y1 - margin
-    )
-    if not inside or span < shrink_below * (x1 - x0):
-        centre = (low + high) / 2
-        x0, x1, y0, y1 = centre[0] - span, centre[0] + span, centre[1] - span, centre[1] + span
-        ax.set_xlim(x0, x1)
-        ax.set_ylim(y0, y1)
-    return x0, x1, y0, y1
-
-
 def unit_and_offset_controls(**slider_options) -> dict:
     """The four controls of how height and age are measured: their units and a shift of their origin."""
     return {
@@ -290,9 +266,12 @@ class LossSurfacePanel(Panel):
             self._front.bowl = {"key": repr(setting), "problem": f"Cannot draw this setting: {problem}"}
             raise
         w0 = np.zeros(2)
-        # The view holds still while η, β and the steps move, and while the bowl's minimizer stays well
-        # inside it: then an update only repaints the data over the cached axes.
-        view = _keep_square_view(self.ax, np.array([w0, loss.minimizer]))
+        # The view holds still while η, β and the steps move, and while the start and the bowl's minimizer
+        # stay well inside it (a tenth of its width from a border, spanning 30 % of it or more): then an
+        # update only repaints the data over the cached axes.
+        ends = np.array([w0, loss.minimizer])
+        self.keep_in_view(self.ax, x=ends[:, 0], y=ends[:, 1], margin=0.5, edge=0.1, square=True)
+        view = (*self.ax.get_xlim(), *self.ax.get_ylim())
         units = data.feature_units
         label = WEIGHT_UNIT[transform]
         self.ax.set_xlabel(f"w_height ({label.format(unit=UNIT_SINGULAR[units[0]])})")

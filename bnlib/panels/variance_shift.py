@@ -24,12 +24,6 @@ def _density(values):
     return centres, counts / (values.size * width)
 
 
-def _keep_top_in_view(ax, top):
-    """Raise the y-limit of a density plot (never lower it) so a curve of this height stays in view."""
-    if top > ax.get_ylim()[1]:
-        ax.set_ylim(0, 1.1 * top)
-
-
 class VarianceShiftPanel(Panel):
     """Inverted dropout keeps the mean of a unit and raises its second moment by 1/(1 − p); the BN layer
     behind it stores that larger variance and, at test time, divides by too large a std."""
@@ -135,7 +129,7 @@ class VarianceShiftPanel(Panel):
         self.train_line.set_data(*train_histogram)
         self.output_line.set_data(*output_histogram)
         for line in (self.train_line, self.output_line):  # a rate between the slider's steps may go higher
-            _keep_top_in_view(line.axes, line.get_ydata().max())
+            self.keep_in_view(line.axes, y=[0, 1.1 * line.get_ydata().max()], margin=0.0, shrink_below=0.0)
 
         ratio = running_var / self.test_var
         predicted = (
