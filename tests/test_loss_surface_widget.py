@@ -122,13 +122,16 @@ def test_bad_values_are_refused_with_the_range():
         LossSurfacePanel(lr_ratio=3.0)
 
 
-def test_its_text_follows_projector_mode():
-    """The canvas's text is 10 pt (text_scale 1) on a laptop and 12 pt (1.2) after projector(), as every
-    panel's; a scale that would draw below 10 pt is refused (the browser test measures the pixels)."""
-    assert LossSurfacePanel().widget().text_scale == 1.0
+def test_its_text_and_lines_follow_projector_mode():
+    """The canvas's text is 10 pt (text_scale 1) on a laptop and 12 pt (1.2) after projector(), its lines 1.5
+    times as thick, as every panel's; a scale that would draw below 10 pt is refused (the browser test
+    measures the pixels)."""
+    laptop = LossSurfacePanel().widget()
+    assert laptop.text_scale == 1.0 and laptop.line_scale == 1.0
     live.projector(True)
     try:
-        assert LossSurfacePanel().widget().text_scale == pytest.approx(1.2)
+        projected = LossSurfacePanel().widget()
+        assert projected.text_scale == pytest.approx(1.2) and projected.line_scale == 1.5
     finally:
         live.projector(False)
     assert LossSurfacePanel(text_scale=1.5).widget().text_scale == 1.5

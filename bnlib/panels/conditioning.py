@@ -76,6 +76,7 @@ class LossSurfacePanel(Panel):
 
     text_scale: the size of the canvas's text relative to 10 pt (13.3 CSS px). By default it follows
     :func:`bnlib.live.projector`: 1 on a laptop, 1.2 (12 pt, 16 px) in projector mode; never below 1.
+    Its lines and dots follow projector mode too: 1.5 times as thick, as in every other panel.
     """
 
     title = "The loss over the weights, and gradient descent on it"
@@ -102,7 +103,9 @@ class LossSurfacePanel(Panel):
                 f"text_scale={text_scale!r} would draw the canvas's text below 10 pt, too small to read; "
                 "pass 1 or more (1.2 is projector size), or leave it out to follow bnlib.live.projector()."
             )
-        self._front = LossSurfaceWidget(title=self.title, text_scale=float(text_scale))
+        self._front = LossSurfaceWidget(
+            title=self.title, text_scale=float(text_scale), line_scale=style().line_scale
+        )
         self._browser_driving = False  # True while applying values that came from the browser
         super().__init__(**values)
         self._front.controls = [control_description(n, w) for n, w in self.control_widgets.items()]

@@ -514,6 +514,7 @@ function render({ model, el }) {
 
   function layout() {
     const scale = model.get("text_scale");
+    const lines = model.get("line_scale") || 1;
     root.style.setProperty("--bnlib-text-scale", String(scale));
     const ratio = window.devicePixelRatio || 1;
     const cssWidth = Math.max(300, figure.clientWidth || 600);
@@ -526,12 +527,12 @@ function render({ model, el }) {
       canvas.style.height = `${cssHeight}px`;
       imageKey = null;
     }
-    return { ratio, cssWidth, cssHeight, scale };
+    return { ratio, cssWidth, cssHeight, scale, lines };
   }
 
   function draw() {
     const bowl = model.get("bowl");
-    const { ratio, cssWidth, cssHeight, scale } = layout();
+    const { ratio, cssWidth, cssHeight, scale, lines } = layout();
     canvasFontFamily = getComputedStyle(root).fontFamily || canvasFontFamily;
     const ctx = canvas.getContext("2d");
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
@@ -549,8 +550,8 @@ function render({ model, el }) {
     const curveLeft = left + side + 5.5 * fontSize;
     // Room on the right for half of the last step label ("200").
     const curveBox = { x: curveLeft, y: top, w: cssWidth - curveLeft - 8 - 1.2 * fontSize, h: side };
-    drawSurface(ctx, bowl, numbers, surfaceBox, ratio, scale);
-    drawCurve(ctx, bowl, numbers, curveBox, scale);
+    drawSurface(ctx, bowl, numbers, surfaceBox, ratio, scale, lines);
+    drawCurve(ctx, bowl, numbers, curveBox, scale, lines);
     showReadouts(numbers);
     canvas.setAttribute(
       "aria-label",
@@ -566,7 +567,7 @@ function render({ model, el }) {
     return (w) => [box.x + ((w[0] - x0) / (x1 - x0)) * box.w, box.y + ((y1 - w[1]) / (y1 - y0)) * box.h];
   }
 
-  function drawSurface(ctx, bowl, numbers, box, ratio, scale) {
+  function drawSurface(ctx, bowl, numbers, box, ratio, scale, lines) {
     const key = JSON.stringify([bowl.key, bowl.view, box, ratio]);
     if (key !== imageKey) {
       // Recomputed only when the bowl or the view changes, never while η, β or the steps move.
@@ -591,7 +592,7 @@ function render({ model, el }) {
     const [cx, cy] = map(bowl.minimizer);
     const angle = -Math.atan2(bowl.s_eigenvectors[1][0], bowl.s_eigenvectors[0][0]); // screen y points down
     ctx.strokeStyle = "rgba(255,255,255,0.75)";
-    ctx.lineWidth = 0.9;
+    ctx.lineWidth = 0.9 * lines;
     for (let k = 0; k < 6; k++) {
       const level = bowl.start_excess * 4 ** -k;
       const radii = bowl.s_eigenvalues.map((s) => Math.min(1e7, Math.sqrt(level / s) * pixelsPerUnit));
@@ -604,14 +605,14 @@ function render({ model, el }) {
     for (const [colour, width, dot] of [["#ffffff", 3.2, 3.4], [PATH_COLOUR, 1.4, 2.2]]) {
       ctx.strokeStyle = colour;
       ctx.fillStyle = colour;
-      ctx.lineWidth = width;
+      ctx.lineWidth = width * lines;
       ctx.beginPath();
       points.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
       ctx.stroke();
       if (points.length <= 120) {
         for (const [x, y] of points) {
           ctx.beginPath();
-          ctx.arc(x, y, dot, 0, 2 * Math.PI);
+          ctx.arc(x, y, dot * lines, 0, 2 * Math.PI);
           ctx.fill();
         }
       }
@@ -620,14 +621,14 @@ function render({ model, el }) {
     const [sx, sy] = map([0, 0]);
     ctx.fillStyle = "#ffffff";
     ctx.strokeStyle = "#000000";
-    ctx.lineWidth = 1.2;
+    ctx.lineWidth = 1.2 * lines;
     ctx.beginPath();
-    ctx.arc(sx, sy, 4.5, 0, 2 * Math.PI);
+    ctx.arc(sx, sy, 4.5 * lines, 0, 2 * Math.PI);
     ctx.fill();
     ctx.stroke();
-    drawStar(ctx, cx, cy, 8 * Math.sqrt(scale));
+    drawStar(ctx, cx, cy, 8 * Math.sqrt(scale), lines);
     ctx.restore();
-    axesFrame(ctx, box, scale);
+    axesFrame(ctx, box, lines);
     const ticks = (low, high) => niceTicks(low, high, 4);
     const [, , y0, y1] = bowl.view;
     ctx.fillStyle = "#111111";
@@ -664,7 +665,7 @@ function render({ model, el }) {
     ctx.restore();
   }
 
-  function drawCurve(ctx, bowl, numbers, box, scale) {
+  function drawCurve(ctx, bowl, numbers, box, scale, lines) {
     const lowest = -9.5;
     const highest = 3.5;
     const stepsShown = niceCeiling(Math.max(1, local.steps));
@@ -674,8 +675,8 @@ function render({ model, el }) {
     ctx.fillRect(box.x, box.y, box.w, box.h);
     // "converged": a dashed line at 10⁻⁶
     ctx.strokeStyle = "#6b7280";
-    ctx.setLineDash([5, 4]);
-    ctx.lineWidth = 1;
+    ctx.setLineDash([5 * lines, 4 * lines]);
+    ctx.lineWidth = lines;
     ctx.beginPath();
     ctx.moveTo(box.x, y(-6));
     ctx.lineTo(box.x + box.w, y(-6));
@@ -691,7 +692,7 @@ function render({ model, el }) {
     ctx.rect(box.x, box.y, box.w, box.h);
     ctx.clip();
     ctx.strokeStyle = PATH_COLOUR;
-    ctx.lineWidth = 1.8;
+    ctx.lineWidth = 1.8 * lines;
     ctx.beginPath();
     numbers.curve.forEach((value, t) => {
       const shown = Math.log10(Math.min(1e300, Math.max(1e-300, value / bowl.start_excess)));
@@ -701,7 +702,7 @@ function render({ model, el }) {
     });
     ctx.stroke();
     ctx.restore();
-    axesFrame(ctx, box, scale);
+    axesFrame(ctx, box, lines);
     ctx.fillStyle = "#111111";
     ctx.font = FONT(scale);
     ctx.textAlign = "right";
@@ -721,10 +722,10 @@ function render({ model, el }) {
     ctx.fillText("step", box.x + box.w / 2, box.y + box.h + 6 + 1.3 * textPx(scale));
     ctx.textBaseline = "bottom";
     ctx.fillText("(L − L*) / (L₀ − L*)", box.x + box.w / 2, box.y - 5);
-    if (numbers.message) drawMessageBox(ctx, box, scale);
+    if (numbers.message) drawMessageBox(ctx, box, scale, lines);
   }
 
-  function drawMessageBox(ctx, box, scale) {
+  function drawMessageBox(ctx, box, scale, lines) {
     // At or past the edge, on the picture as well as in the readouts: an amber box, a warning sign and words.
     const text = "⚠ does not converge: lower η / η_max";
     ctx.font = `bold ${FONT(scale)}`;
@@ -734,7 +735,7 @@ function render({ model, el }) {
     const by = box.y + box.h * 0.35;
     ctx.fillStyle = "#fff3cd";
     ctx.strokeStyle = "#b45309";
-    ctx.lineWidth = 2;
+    ctx.lineWidth = 2 * lines;
     ctx.fillRect(bx, by, width, height);
     ctx.strokeRect(bx, by, width, height);
     ctx.fillStyle = "#4a2a04";
@@ -769,6 +770,7 @@ function render({ model, el }) {
     scheduleDraw();
   });
   model.on("change:text_scale", scheduleDraw);
+  model.on("change:line_scale", scheduleDraw);
   model.on("change:values", () => {
     // A value set by the kernel (panel.set, or its echo of ours): follow it, except on the control the learner
     // is using, which may be ahead of the kernel.
@@ -803,9 +805,9 @@ function niceCeiling(value) {
   return [1, 2, 5, 10].map((m) => decade * m).find((candidate) => candidate >= value);
 }
 
-function axesFrame(ctx, box, scale) {
+function axesFrame(ctx, box, lines) {
   ctx.strokeStyle = "#111111";
-  ctx.lineWidth = 1;
+  ctx.lineWidth = lines;
   ctx.strokeRect(box.x + 0.5, box.y + 0.5, box.w - 1, box.h - 1);
 }
 
@@ -816,7 +818,7 @@ function tickMark(ctx, x0, y0, x1, y1) {
   ctx.stroke();
 }
 
-function drawStar(ctx, x, y, radius) {
+function drawStar(ctx, x, y, radius, lines) {
   ctx.beginPath();
   for (let i = 0; i < 10; i++) {
     const r = i % 2 ? radius * 0.45 : radius;
@@ -826,7 +828,7 @@ function drawStar(ctx, x, y, radius) {
   ctx.closePath();
   ctx.fillStyle = "#facc15";
   ctx.strokeStyle = "#000000";
-  ctx.lineWidth = 1.2;
+  ctx.lineWidth = 1.2 * lines;
   ctx.fill();
   ctx.stroke();
 }

@@ -83,7 +83,8 @@ class LossSurfaceWidget(anywidget.AnyWidget):
     values: {control name: value}, the values the kernel knows (the front end sets them on release);
     drawn_here: names of the controls whose picture the browser computes alone (η, β, steps);
     bowl: :func:`bowl_message` of the current setting, or {"problem": text} when it cannot be drawn;
-    colormap: 768 bytes of the loss image's colours; title; text_scale: 1 on a laptop, larger on a projector.
+    colormap: 768 bytes of the loss image's colours; title; text_scale: 1 on a laptop, larger on a projector;
+    line_scale: the factor on every line's width and dot's size (1.5 on a projector).
     """
 
     _esm = ES_MODULE
@@ -94,3 +95,4 @@ class LossSurfaceWidget(anywidget.AnyWidget):
     bowl = traitlets.Dict().tag(sync=True)
     colormap = traitlets.List().tag(sync=True)
     text_scale = traitlets.Float(1.0).tag(sync=True)
+    line_scale = traitlets.Float(1.0).tag(sync=True)

@@ -208,15 +208,28 @@ def test_in_voila(browser):
             page.close()
 
 
-# Renders the explorer into a blank page from the kernel's traits (a stand-in for anywidget's model), with
-# every canvas fillText recorded with the font it used; resolves with the CSS pixel sizes of those fonts.
-CANVAS_FONT_SIZES_JS = """
+# Renders the explorer into a blank page from the kernel's traits (a stand-in for anywidget's model), with the
+# canvas's drawing calls recorded: every fillText with the CSS pixel size of its font, every stroke with its
+# line width, every arc with its radius.
+CANVAS_CALLS_JS = """
 const traits = arg;
-const sizes = [];
-const fillText = CanvasRenderingContext2D.prototype.fillText;
-CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
-  sizes.push([String(text), parseFloat(this.font.match(/([\\d.]+)px/)[1])]);
-  return fillText.call(this, text, ...rest);
+const calls = {texts: [], strokes: [], arcs: []};
+const context = CanvasRenderingContext2D.prototype;
+const originals = {
+  fillText: context.fillText, stroke: context.stroke, strokeRect: context.strokeRect, arc: context.arc,
+};
+context.fillText = function (text, ...rest) {
+  calls.texts.push([String(text), parseFloat(this.font.match(/([\\d.]+)px/)[1])]);
+  return originals.fillText.call(this, text, ...rest);
+};
+context.stroke = function (...rest) { calls.strokes.push(this.lineWidth); return originals.stroke.apply(this, rest); };
+context.strokeRect = function (...rest) {
+  calls.strokes.push(this.lineWidth);
+  return originals.strokeRect.apply(this, rest);
+};
+context.arc = function (x, y, radius, ...rest) {
+  calls.arcs.push(radius);
+  return originals.arc.call(this, x, y, radius, ...rest);
 };
 const model = {get: name => traits[name], set() {}, save_changes() {}, on() {}};
 const el = document.createElement('div');
@@ -224,29 +237,48 @@ el.style.width = '900px';
 document.body.replaceChildren(el);
 m.default.render({model, el});
 return new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(() => {
-  CanvasRenderingContext2D.prototype.fillText = fillText;
-  resolve(sizes);
+  Object.assign(context, originals);
+  resolve(calls);
 })));
 """
+
+
+def canvas_calls(module, projector: bool) -> dict:
+    """The explorer's drawing calls when the kernel made it in laptop or projector mode, diverging (so the
+    warning on the canvas is drawn too)."""
+    import anywidget
+
+    from bnlib import live
+    from bnlib.panels.conditioning import LossSurfacePanel
+
+    live.projector(projector)
+    try:
+        front = LossSurfacePanel(lr_ratio=1.5).widget()
+    finally:
+        live.projector(False)
+    # Every trait the widget itself adds to anywidget's, as the page receives them.
+    synced = set(front.trait_names(sync=True)) - set(anywidget.AnyWidget.class_trait_names(sync=True))
+    assert {"text_scale", "line_scale", "bowl"} <= set(synced)
+    return module.evaluate(CANVAS_CALLS_JS, {name: getattr(front, name) for name in synced})
 
 
 @pytest.mark.parametrize("mode, smallest_px", [("laptop", 10 * 96 / 72), ("projector", 12 * 96 / 72)])
 def test_canvas_text_is_at_least_10_pt_or_12_pt_on_a_projector(module, mode, smallest_px):
     """Every text the explorer draws on its canvas (tick labels, axis labels, titles, keys) is at least the
     course's figure text: 10 pt = 13.3 CSS px, 12 pt = 16 px in projector mode (text_scale from the kernel)."""
-    from bnlib import live
-    from bnlib.panels.conditioning import LossSurfacePanel
-
-    live.projector(mode == "projector")
-    try:
-        front = LossSurfacePanel(lr_ratio=1.5).widget()  # diverging: the warning on the canvas is drawn too
-    finally:
-        live.projector(False)
-    synced = ["title", "controls", "values", "drawn_here", "bowl", "colormap", "text_scale"]
-    traits = {name: getattr(front, name) for name in synced}
-    sizes = module.evaluate(CANVAS_FONT_SIZES_JS, traits)
+    sizes = canvas_calls(module, projector=mode == "projector")["texts"]
     texts = {text for text, _ in sizes}
     assert {"step", "loss over the weights", "converged", "1e−6"} <= texts, texts
     assert any("does not converge" in text for text in texts), texts
     small = [(text, size) for text, size in sizes if size < smallest_px - 0.01]
     assert not small, f"canvas text below {smallest_px:.2f} px: {small[:5]}"
+
+
+def test_canvas_lines_and_dots_are_one_and_a_half_times_as_thick_on_a_projector(module):
+    """As in every other panel after projector(): each line the explorer strokes (contours, path, curve, frames,
+    ticks, the warning's box) and each dot it draws is 1.5 times the laptop's."""
+    laptop, projector = canvas_calls(module, projector=False), canvas_calls(module, projector=True)
+    for kind in ("strokes", "arcs"):
+        assert len(laptop[kind]) == len(projector[kind]) > 5, kind
+        assert projector[kind] == pytest.approx([1.5 * value for value in laptop[kind]]), kind
+    assert min(laptop["strokes"]) > 0.89 and min(projector["strokes"]) > 1.34  # canvas widths are float32
