@@ -20,6 +20,8 @@ Modules (one concept each):
     live         the live-figure toolkit (Panel); the panels themselves are in bnlib/panels
     figure_style colours (Okabe–Ito), text sizes, projector mode
     panel_layout where a panel's controls and figure go in a laptop-sized box
+    readouts     the numbers under a live figure, in a live region a screen reader announces
+    fast_path    what a live figure keeps drawn between updates, so that an update repaints only the data
     figures      the notebooks' static figures (data vs loss, the paper's Figure 1, sweeps, traces)
     experiments  small torch networks on digits
     landscape    internal covariate shift and the loss landscape along the gradient

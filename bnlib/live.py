@@ -46,8 +46,9 @@ PANEL_BOX (CSS pixels) and picks the arrangement itself: the controls in a colum
 strip above it when that leaves the figure clearly larger; ``figsize`` is shrunk (never enlarged) to the
 space left, keeping its aspect, and the axes move inward once if their labels would then leave the figure.
 Readouts sit below, as one-line items that wrap as wholes, in an aria-live region that a screen reader
-announces. Labels are sized to the longest control description, so none is cut. Keep descriptions and
-readout names short (a readout item must fit PANEL_BOX's width).
+announces (:mod:`bnlib.readouts`, made once in the page so that its changes are read). Labels are sized to the
+longest control description, so none is cut. Keep descriptions and readout names short (a readout item must
+fit PANEL_BOX's width).
 tests/browser/test_browser.py measures this in Chromium for every panel of every notebook.
 
 Text, colour, projector: figure text is never smaller than ``style().text_pt`` (10 pt; 12 pt in projector
@@ -63,14 +64,14 @@ more. The contract:
     * static: the axes (limits, scales, ticks, titles, axis labels), figure texts and legends, and every
       artist passed to ``self.fixed(...)`` in ``setup`` (shading, reference lines, curves that never change);
     * dynamic: every other artist inside an axes (lines, images, collections, patches, axes texts),
-      repainted on every update. Put text that changes in an axes text (``live_title``), not in a title;
+      repainted on every update. Put text that changes in an axes text (``fast_path.live_title``), not in a title;
     * a full redraw happens when the static state changes: new limits, scales, titles, axis labels or figure
       texts, or a ``fixed`` artist that was changed anyway. Its picture is kept (``backgrounds_kept`` of
       them, in ``panel.backgrounds``), so going back to a view shown before is a repaint again;
     * every control is held to the fast path: tests/test_panels.py moves each one through its range and
       fails on a full redraw, except for the controls a panel lists in ``full_redraw_controls`` (a new unit
       or transform that has to change the axes). Keep limits fixed where you can (``keep_in_view`` when you
-      cannot), and legends out of the data (``static_legend``).
+      cannot), and legends out of the data (``fast_path.static_legend``).
 
 Subclasses must be constructible with no arguments (defaults for everything). A subclass that needs
 configuration takes it as keyword arguments in its own ``__init__`` and then calls ``super().__init__(**values)``.
@@ -86,12 +87,12 @@ import io
 import math
 import textwrap
 import time
-from collections import OrderedDict
 from typing import Any, ClassVar
 
 import numpy as np
 
 # Colours and text sizes have their own module; they stay importable from here, where every panel finds them.
+from bnlib.fast_path import KeptBackgrounds
 from bnlib.figure_style import (  # noqa: F401 - re-exported
     PALETTE,
     STYLES,
@@ -164,7 +165,7 @@ def control_values(widget):
     return "free", None
 
 
-# Helpers for fast panels: text and legends that stay out of the per-update repaint.
+# Helpers for panels whose axes stay still while the data moves.
 
 
 def histogram(values, edges, *, clip: bool = False):
@@ -183,71 +184,6 @@ def padded_range(values, fraction: float = 0.05) -> tuple[float, float]:
     low, high = float(np.min(values)), float(np.max(values))
     pad = fraction * (high - low)
     return low - pad, high + pad
-
-
-def live_title(ax, fontsize=None):
-    """A title whose text may change on every update, updated with ``set_text``: an ``ax.text`` where
-    ``ax.set_title`` would put it (6 points above the axes).
-
-    The texts of an axes are repainted over the cached background on each update, whereas a changed
-    ``set_title`` forces a full redraw of the figure. fontsize: None for the panel's base text size.
-    """
-    from matplotlib.transforms import ScaledTranslation
-
-    above = ScaledTranslation(0.0, 6.0 / 72.0, ax.figure.dpi_scale_trans)
-    return ax.text(
-        0.5, 1.0, "", transform=ax.transAxes + above, ha="center", va="baseline", fontsize=fontsize
-    )
-
-
-def static_legend(ax, loc="upper right", anchor=(0.0, 0.0, 1.0, 1.0), handles=None, labels=None, **options):
-    """The legend of ``ax``'s labelled artists, drawn once into the cached background.
-
-    It is a figure legend placed at ``loc`` of the box ``anchor`` (in axes coordinates; by default the
-    axes): its labels never change, and an axes' own legend would be re-rendered (all its text) on every
-    update. Data drawn later paints over it, so pick a quiet corner or a place outside the axes.
-    """
-    if handles is None:
-        handles, labels = ax.get_legend_handles_labels()
-    return ax.figure.legend(
-        handles, labels, loc=loc, bbox_to_anchor=anchor, bbox_transform=ax.transAxes, **options
-    )
-
-
-class KeptBackgrounds:
-    """Pictures of a figure's static part, kept by what they show, and a count of how each update drew.
-
-    A full draw renders everything; its picture of the static part is kept under the static state it shows
-    (limits, labels, …). An update whose static state has a kept picture repaints only the dynamic artists
-    over it. ``full_draws`` and ``repaints`` count both kinds, so a test can tell an update that stayed on
-    the fast path from one that fell off it. The least recently shown picture goes first when ``capacity``
-    are kept.
-    """
-
-    def __init__(self, capacity: int):
-        self.capacity = capacity
-        self.full_draws = 0
-        self.repaints = 0
-        self._pictures: OrderedDict[tuple, Any] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._pictures)
-
-    def find(self, state: tuple):
-        """The picture kept for ``state`` (now the most recently shown), or None."""
-        if state not in self._pictures:
-            return None
-        self._pictures.move_to_end(state)
-        return self._pictures[state]
-
-    def keep(self, state: tuple, picture) -> None:
-        self._pictures[state] = picture
-        self._pictures.move_to_end(state)
-        while len(self._pictures) > self.capacity:
-            self._pictures.popitem(last=False)
-
-    def clear(self) -> None:
-        self._pictures.clear()
 
 
 class Panel:
@@ -336,7 +272,9 @@ class Panel:
         self.backgrounds = KeptBackgrounds(self.backgrounds_kept)
         self._printing = False
         self.fig.canvas.mpl_connect("draw_event", self._on_full_draw)
-        self._readout_html = widgets.HTML(layout=widgets.Layout(width=f"{PANEL_BOX[0]}px"))
+        from bnlib.readouts import ReadoutRegion
+
+        self._readout_region = ReadoutRegion(layout=widgets.Layout(width=f"{PANEL_BOX[0]}px"))
         self._image = None  # a PNG image widget, made only when shown without the ipympl canvas
         for widget in self._controls.values():
             widget.observe(self._on_change, names="value")
@@ -446,7 +384,7 @@ class Panel:
                 layout=widgets.Layout(flex_flow="row wrap", grid_gap=f"0 {GAP}px", width=f"{PANEL_BOX[0]}px"),
             )
             body = widgets.VBox([strip, canvas])
-        return widgets.VBox([part for part in (header, body, self._readout_html) if part is not None])
+        return widgets.VBox([part for part in (header, body, self._readout_region) if part is not None])
 
     def alt_text(self) -> str:
         """A sentence for a picture of the panel where it cannot be seen: its title, what the figure shows,
@@ -696,21 +634,7 @@ class Panel:
         self._message_text.set_visible(bool(text))
 
     def _refresh_readouts(self) -> None:
-        # One polite live region: a screen reader reads the new numbers when the learner pauses.
-        region = "role='status' aria-live='polite' aria-atomic='true'"
-        if self.message:
-            color = "var(--jp-warn-color0, #b45309)"
-            self._readout_html.value = (
-                f"<div {region} style='color:{color}'>{html.escape(self.message)}</div>"
-            )
-            return
-        # Each readout one unbreakable line; lines wrap between readouts, never inside one.
-        items = "".join(
-            f"<span style='white-space:nowrap'>{html.escape(name)}&nbsp; <b>{html.escape(value)}</b></span>"
-            for name, value in self.readouts.items()
-        )
-        layout = "display:flex; flex-wrap:wrap; column-gap:2em; row-gap:2px"
-        self._readout_html.value = f"<div class='bnlib-readouts' {region} style='{layout}'>{items}</div>"
+        self._readout_region.show(self.readouts, self.message)
 
     def _check_value(self, name: str, value) -> None:
         kind, allowed = control_values(self._controls[name])

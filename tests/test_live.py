@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from bnlib.live import Panel, Unstable
+from bnlib.readouts import ES_MODULE
 
 
 class GeometricGrowth(Panel):
@@ -215,11 +216,23 @@ def test_projector_mode_enlarges_text_and_lines():
     assert big.fig.get_size_inches().tolist() == normal.fig.get_size_inches().tolist()
 
 
-def test_readouts_are_announced_and_never_break_mid_phrase():
+def test_readouts_go_to_one_region_that_shows_them_or_the_message():
+    """The region itself (role status, polite, one unbreakable line per item) is made once in the page by
+    readouts.js; the browser test checks it stays the same element while a slider moves."""
     panel = GeometricGrowth()
-    readouts = panel._readout_html.value
-    assert "aria-live='polite'" in readouts and "white-space:nowrap" in readouts
-    assert "last value" in readouts
+    region = panel._readout_region
+    assert region in panel.widget().children
+    assert region.items == [[name, value] for name, value in panel.readouts.items()] and region.message == ""
+    assert region.items[0][0] == "last value"
+    panel.set(r=0.0)  # the panel says why it cannot draw: the message replaces the readouts
+    assert region.items == [] and region.message == panel.message and "move r above 0" in region.message
+    panel.set(r=2.0)
+    assert region.message == "" and region.items[0][0] == "last value"
+    source = ES_MODULE.read_text()
+    for attribute in ('"role", "status"', '"aria-live", "polite"', '"aria-atomic", "true"'):
+        assert attribute in source
+    assert "white-space: nowrap" in region._css
+    assert "http://" not in source and "https://" not in source
 
 
 def test_the_static_picture_has_alt_text():

@@ -117,7 +117,7 @@ class LossSurfacePanel(Panel):
         self._front.observe(self._values_from_browser, names="values")
         # The kernel's own controls and readout box are never shown (the browser draws its own): without their
         # comms, a change costs no message to each of them.
-        for hidden in [*self.control_widgets.values(), self._readout_html]:
+        for hidden in [*self.control_widgets.values(), self._readout_region]:
             hidden.close()
 
     def new_figure(self):

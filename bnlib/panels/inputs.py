@@ -13,8 +13,9 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from bnlib.fast_path import live_title, static_legend
 from bnlib.landscape import train_two_layer
-from bnlib.live import PALETTE, Panel, live_title, padded_range, static_legend
+from bnlib.live import PALETTE, Panel, padded_range
 from bnlib.panels.conditioning import unit_and_offset_controls
 from bnlib.surface import format_steps, steps_to_converge, surface_setting
 from bnlib.transforms import standardize, variance_estimates

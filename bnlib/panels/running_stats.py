@@ -9,8 +9,9 @@ BatchNoisePanel     batch size, the example's position → how much one example'
 import ipywidgets as widgets
 import numpy as np
 
+from bnlib.fast_path import static_legend
 from bnlib.inference import batch_statistics, jitter_by_batch_size, outputs_in_batches, running_average
-from bnlib.live import PALETTE, Panel, histogram, padded_range, static_legend
+from bnlib.live import PALETTE, Panel, histogram, padded_range
 
 # The feature the running-statistics panel samples: a pre-activation with known population statistics
 # (activations have no unit).

@@ -352,11 +352,6 @@ class LabNotebook:
                 return True
         return False
 
-    def panel_message(self, panel_index: int) -> str:
-        """The readout column's warning text (the on-figure message), '' when the panel drew normally."""
-        warning = self.panels().nth(panel_index).locator(".widget-html div[style*='#b45309']")
-        return warning.first.inner_text() if warning.count() else ""
-
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._eval("await panel.sessionContext.shutdown();")

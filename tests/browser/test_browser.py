@@ -94,3 +94,26 @@ def test_a_question_map_link_opens_its_notebook_at_the_answer(lab, browser):
             )
     finally:
         notebook.close()
+
+
+def test_the_readouts_stay_one_live_region_while_a_slider_moves(lab, browser):
+    """A screen reader announces what changes inside a live region already in the page, so the readouts'
+    region must stay the same element while the numbers in it change (an HTML widget's new value replaces its
+    content, region and all, on every update)."""
+    notebook = LabNotebook.open(browser, lab, "00_start_here.ipynb")
+    try:
+        notebook.run_all()
+        notebook.wait_for_figure(0)
+        region = notebook.panels().nth(0).locator("[aria-live]").first.element_handle()
+        attributes = region.evaluate(
+            "r => [r.getAttribute('role'), r.getAttribute('aria-live'), r.textContent]"
+        )
+        assert attributes[:2] == ["status", "polite"] and attributes[2]
+        assert notebook.nudge_slider(0, 0) >= 0
+        notebook.page.wait_for_function(
+            "([r, before]) => !r.isConnected || r.textContent !== before", arg=[region, attributes[2]]
+        )
+        assert region.evaluate("r => r.isConnected"), "the readouts' live region was replaced, not updated"
+        assert region.evaluate("r => r.textContent") != attributes[2]
+    finally:
+        notebook.close()
