@@ -33,6 +33,10 @@ Modules (one concept each):
     token_norms  layer norm and RMSNorm against batch norm on padded sequences
     finetuning   fine-tuning with frozen or updating running statistics
     residual     a tiny residual net with zero-initialized γ
+    panels       the live figures of the notebooks, one module per topic
+    workspace    learners' own copies of the notebooks, refreshed on course updates, never overwritten
+    course       setting up and starting the course on any platform (python -m bnlib.course)
+    wheel_platforms  the per-platform wheel sets of an offline install (make wheelhouse)
 """
 
 from importlib import import_module
