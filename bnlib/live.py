@@ -432,11 +432,12 @@ class Panel:
     ) -> bool:
         """Fit the axes' limits to the data lazily, so most updates keep them and can be blitted.
 
-        The one policy of every panel: limits change when the data comes within ``edge`` of the view's width
-        of a border (with the default 0: when it leaves the view), or spans less than ``shrink_below`` of the
-        view (0: the view only ever grows); otherwise they stay put, since a change of limits forces a full
-        redraw of ticks and labels, which costs far more than repainting the data. New limits span the data
-        plus ``margin`` of its span on each side.
+        The policy of every panel whose limits follow its data (others fix their limits per setting): limits
+        change when the data comes within ``edge`` of the view's width of a border (with the default 0: when
+        it leaves the view), or spans less than ``shrink_below`` of the view (0: the view only ever grows);
+        otherwise they stay put, since a change of limits forces a full redraw of ticks and labels, which
+        costs far more than repainting the data. New limits span the data plus ``margin`` of its span on each
+        side.
         x, y: arrays of the data shown along that axis (None leaves the axis alone).
         square: both axes get the span of the wider one, each centred on its data (x and y given); with
         ``margin=0.5`` the data then sits between a quarter and three quarters of the view.
