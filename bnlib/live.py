@@ -91,8 +91,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-# Colours and text sizes have their own module; they stay importable from here, where every panel finds them.
 from bnlib.fast_path import KeptBackgrounds
+
+# Colours and text sizes have their own module; they stay importable from here, where every panel finds them.
 from bnlib.figure_style import (  # noqa: F401 - re-exported
     PALETTE,
     STYLES,
@@ -451,20 +452,19 @@ class Panel:
             values = values[np.isfinite(values)]
             if values.size:
                 shown[set_limits] = (float(values.min()), float(values.max()), get_limits())
-        square_span = max((high - low for low, high, _ in shown.values()), default=0.0) if square else None
+        square_span = max((high - low for low, high, _ in shown.values()), default=0.0)
 
         def must_change(low, high, limits):
             width = limits[1] - limits[0]
             near_edge = low < limits[0] + edge * width or high > limits[1] - edge * width
-            span = high - low if square_span is None else square_span
-            return near_edge or span < shrink_below * width
+            return near_edge or (square_span if square else high - low) < shrink_below * width
 
         def new_limits(low, high):
-            span = high - low if square_span is None else square_span
-            pad = margin * span if span > 0 else max(abs(high), 1.0) * margin
-            if square_span is None:
+            if not square:
+                pad = margin * (high - low) if high > low else max(abs(high), 1.0) * margin
                 return low - pad, high + pad
-            centre, half = (low + high) / 2, span / 2 + pad
+            pad = margin * square_span if square_span > 0 else max(abs(high), 1.0) * margin
+            centre, half = (low + high) / 2, square_span / 2 + pad
             return centre - half, centre + half
 
         if square:  # both axes move or neither, so that the view stays square
@@ -472,7 +472,8 @@ class Panel:
         else:
             changing = [set_limits for set_limits, data in shown.items() if must_change(*data)]
         for set_limits in changing:
-            set_limits(*new_limits(*shown[set_limits][:2]))
+            low, high, _ = shown[set_limits]
+            set_limits(*new_limits(low, high))
         return bool(changing)
 
     # ----- internals ----------------------------------------------------------------------------
